@@ -1,0 +1,1 @@
+"""The HTTP API: app factory, middleware, health and readiness, router wiring."""

@@ -1,0 +1,68 @@
+"""The FastAPI application factory: ``create_app(settings)``, used by uvicorn and by the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from aiwfe import __version__
+from aiwfe.api import health
+from aiwfe.api.middleware import RequestContextMiddleware
+from aiwfe.core.db import create_engine, create_sessionmaker
+from aiwfe.core.errors import install_error_handlers
+from aiwfe.core.logging import configure_logging, get_logger
+from aiwfe.core.metrics import DB_POOL
+from aiwfe.core.redis import create_redis
+from aiwfe.core.settings import Settings, get_settings
+from aiwfe.core.tracing import configure_tracing
+
+API_PREFIX = "/api/v1"
+log = get_logger(__name__)
+
+
+def api_router() -> APIRouter:
+    """Every domain's router under ``/api/v1``."""
+    router = APIRouter(prefix=API_PREFIX)
+
+    @router.get("", summary="API index", tags=["meta"])
+    async def index() -> dict[str, str]:
+        return {"name": "aiwfe", "version": __version__, "docs": "/api/docs"}
+
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, service=f"{settings.service_name}-api")
+    configure_tracing(f"{settings.service_name}-api", settings.otlp_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = create_engine(settings)
+        app.state.sessionmaker = create_sessionmaker(app.state.engine)
+        app.state.redis = create_redis(settings)
+        DB_POOL.watch(app.state.engine)
+        log.info("api_started", version=__version__, env=settings.env.value)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.engine.dispose()
+            log.info("api_stopped")
+
+    app = FastAPI(
+        title="aiwfe API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(api_router())
+    return app

@@ -1,0 +1,53 @@
+"""Liveness, readiness and metrics endpoints (outside ``/api/v1``; ``/metrics`` is not routed publicly)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from aiwfe import __version__
+from aiwfe.api.readiness import check_readiness
+from aiwfe.core.errors import PROBLEM_BASE
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Liveness: the process answers; no dependency is touched")
+async def health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: PostgreSQL, Redis, migrations, worker and beat heartbeats",
+    responses={503: {"description": "A dependency the API needs is failing; `failed` names it"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    state = request.app.state
+    report = await check_readiness(state.engine, state.redis, state.settings)
+    body: dict[str, Any] = {
+        "status": report.status,
+        "version": __version__,
+        "checks": {
+            name: {"status": result.status, "latency_ms": result.latency_ms, **result.detail}
+            for name, result in report.checks.items()
+        },
+        "failed": report.failed,
+        "degraded": report.degraded,
+    }
+    if report.ready:
+        return JSONResponse(body)
+    body.update(
+        type=PROBLEM_BASE + "not-ready",
+        title="Not ready",
+        detail="failing: " + ", ".join(report.failed),
+    )
+    return JSONResponse(body, status_code=503, media_type="application/problem+json")
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,100 @@
+"""Per-request context as pure ASGI middleware: request id, trace span, metrics and an access log line."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import structlog
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aiwfe.core import tracing
+from aiwfe.core.errors import internal_error
+from aiwfe.core.logging import get_logger
+from aiwfe.core.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
+
+REQUEST_ID_HEADER = "x-request-id"
+# Accept a caller's request id only when it is short and plain, so it is safe to log and echo.
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+UNMATCHED_ROUTE = "<unmatched>"
+
+log = get_logger("aiwfe.api.access")
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+class RequestContextMiddleware:
+    """Binds request_id and trace_id for the request's logs, echoes ``X-Request-ID``, records RED metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.tracer = tracing.tracer("aiwfe.api")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        offered = headers.get(REQUEST_ID_HEADER, "")
+        request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        method = scope["method"]
+        status_code = 500
+        started = time.perf_counter()
+
+        with self.tracer.start_as_current_span(
+            f"{method} {scope['path']}", context=tracing.extract(headers), kind=SpanKind.SERVER
+        ) as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
+            scope.setdefault("state", {})["request_id"] = request_id
+
+            response_started = False
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal status_code, response_started
+                if message["type"] == "http.response.start":
+                    status_code = message["status"]
+                    response_started = True
+                    MutableHeaders(scope=message).append("X-Request-ID", request_id)
+                await send(message)
+
+            HTTP_IN_FLIGHT.inc()
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception as exc:
+                span.record_exception(exc)
+                log.exception("unhandled_error", path=scope["path"], error_type=type(exc).__name__)
+                if response_started:
+                    raise  # too late for a problem body; the server closes the connection
+                await internal_error(scope["path"])(scope, receive, send_with_id)
+            finally:
+                HTTP_IN_FLIGHT.dec()
+                elapsed = time.perf_counter() - started
+                route = _route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.request.method", method)
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status_code)
+                if status_code >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+                HTTP_REQUESTS.labels(method, route, str(status_code)).inc()
+                HTTP_LATENCY.labels(method, route).observe(elapsed)
+                log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    route=route,
+                    status=status_code,
+                    duration_ms=round(elapsed * 1000, 2),
+                    client=(scope.get("client") or ("", 0))[0],
+                )
+                structlog.contextvars.clear_contextvars()

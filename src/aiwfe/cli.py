@@ -1,0 +1,144 @@
+"""The ``aiwfe`` command: run each process (api, worker, beat, migrate) and drive the local stack.
+
+Imports are local to each command so ``aiwfe worker`` can prepare the metrics folder before
+prometheus_client is loaded, and so ``aiwfe --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from aiwfe.core.settings import Settings
+
+app = typer.Typer(help="aiwfe, the AI Workflow Engine.", no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a readable error naming each bad variable (exit 2)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            name = f"AIWFE_{field.upper()}" if field else "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err.print(f"[red]configuration error[/red] {name}: {message}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="bind address (default AIWFE_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default AIWFE_API_PORT)")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    from aiwfe.core.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level, service=f"{settings.service_name}-api")
+    uvicorn.run(
+        "aiwfe.api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def _prepare_metrics_dir(settings: Settings) -> None:
+    folder = Path(settings.worker_metrics_dir or tempfile.mkdtemp(prefix="aiwfe-worker-metrics-"))
+    if folder.exists():
+        shutil.rmtree(folder)  # stale files from a previous run would double-count
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+@app.command()
+def worker(
+    name: Annotated[
+        str | None, typer.Option(help="node name (default AIWFE_WORKER_NAME or celery@host)")
+    ] = None,
+) -> None:
+    """Run a Celery worker (prefork, late acks, heartbeat, task metrics)."""
+    settings = load_settings()
+    _prepare_metrics_dir(settings)
+    from aiwfe.worker.celery_app import app as celery_app
+
+    node = name or settings.worker_name or f"celery@{socket.gethostname()}"
+    celery_app.worker_main(["worker", f"--hostname={node}", f"--loglevel={settings.log_level}"])
+
+
+@app.command()
+def beat() -> None:
+    """Run Celery beat (exactly one per deployment)."""
+    settings = load_settings()
+    from aiwfe.worker.celery_app import app as celery_app
+
+    celery_app.start(
+        [
+            "beat",
+            "--scheduler=aiwfe.worker.heartbeat:HeartbeatScheduler",
+            f"--schedule={settings.beat_schedule_file}",
+            f"--loglevel={settings.log_level}",
+        ]
+    )
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Apply database migrations (Alembic upgrade)."""
+    from aiwfe.core.logging import configure_logging
+    from aiwfe.core.migrations import upgrade
+
+    settings = load_settings()
+    configure_logging(settings.log_level, service=f"{settings.service_name}-migrate")
+    upgrade(settings, revision)
+    err.print(f"[green]migrations applied up to {revision}[/green]")
+
+
+@app.command("worker-health")
+def worker_health(
+    name: Annotated[str | None, typer.Option(help="node to ping (default: this host's worker)")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the answer")] = 5.0,
+) -> None:
+    """Exit 0 when the worker answers a ping, 1 when it does not (a container healthcheck)."""
+    settings = load_settings()
+    from aiwfe.worker.app import create_celery
+
+    node = name or settings.worker_name or f"celery@{socket.gethostname()}"
+    try:
+        replies = create_celery(settings).control.ping(destination=[node], timeout=timeout)
+    except Exception as exc:  # broker unreachable is an unhealthy worker, not a crash
+        err.print(f"[red]unhealthy[/red]: cannot reach the broker ({type(exc).__name__}: {exc})")
+        raise typer.Exit(1) from None
+    if not any(node in reply for reply in replies or []):
+        err.print(f"[red]unhealthy[/red]: {node} did not answer within {timeout:g}s")
+        raise typer.Exit(1)
+    err.print(f"[green]healthy[/green]: {node} answered")
+
+
+def main() -> None:
+    from aiwfe.ops.cli import register
+
+    register(app)
+    app()
+
+
+if __name__ == "__main__":
+    main()

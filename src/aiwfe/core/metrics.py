@@ -1,0 +1,63 @@
+"""Prometheus metrics of the API process: RED per route template, in-flight requests, DB pool."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+# Buckets around the brief's targets: p95 < 500 ms, p99 < 1 s, alert at 2 s.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "aiwfe_http_requests_total",
+    "HTTP requests handled, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "aiwfe_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_IN_FLIGHT = Gauge("aiwfe_http_requests_in_flight", "HTTP requests being handled right now.")
+READY_CHECK = Gauge(
+    "aiwfe_ready_check_up", "1 when the dependency passed its last /ready check, else 0.", ["check"]
+)
+
+
+class _PoolCollector(Collector):
+    """Reads the SQLAlchemy pool of the API's engine at scrape time."""
+
+    def __init__(self) -> None:
+        self._engine: weakref.ReferenceType[AsyncEngine] | None = None
+
+    def watch(self, engine: AsyncEngine) -> None:
+        self._engine = weakref.ref(engine)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        engine = self._engine() if self._engine else None
+        if engine is None:
+            return
+        pool = engine.sync_engine.pool
+        if not isinstance(pool, QueuePool):
+            return
+        stats = {
+            "size": ("aiwfe_db_pool_size", "Configured pool size.", pool.size()),
+            "checked_out": ("aiwfe_db_pool_checked_out", "Connections in use.", pool.checkedout()),
+            "checked_in": ("aiwfe_db_pool_checked_in", "Idle connections in the pool.", pool.checkedin()),
+            "overflow": ("aiwfe_db_pool_overflow", "Connections beyond the pool size.", pool.overflow()),
+        }
+        for name, doc, value in stats.values():
+            family = GaugeMetricFamily(name, doc)
+            family.add_metric([], float(value))
+            yield family
+
+
+DB_POOL = _PoolCollector()
+REGISTRY.register(DB_POOL)

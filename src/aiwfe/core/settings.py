@@ -1,0 +1,98 @@
+"""Typed settings read once from the environment (prefix ``AIWFE_``) and passed in.
+
+Every variable is documented in ``.env.example``. In production the settings refuse
+default or missing secrets, naming the variable, so a misconfigured deploy fails at start.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only values: fine on a laptop, refused when AIWFE_ENV=production.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 (refused in production)
+DEV_DATABASE_URL = "postgresql+asyncpg://aiwfe:aiwfe@127.0.0.1:15432/aiwfe"
+DEV_REDIS_URL = "redis://127.0.0.1:16379/0"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(ValueError):
+    """A production setting still holds its development default or is missing."""
+
+
+class Settings(BaseSettings):
+    """All of aiwfe's configuration. Field names map to ``AIWFE_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="AIWFE_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    database_url: SecretStr = SecretStr(DEV_DATABASE_URL)
+    redis_url: SecretStr = SecretStr(DEV_REDIS_URL)
+    broker_url: SecretStr | None = Field(default=None, description="Celery broker; defaults to the Redis URL")
+
+    log_level: str = "INFO"
+    service_name: str = "aiwfe"
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset = none")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8001, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"
+    graceful_shutdown_seconds: int = Field(default=20, ge=0)
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15000, ge=0)
+
+    ready_check_timeout_seconds: float = Field(default=2.0, gt=0)
+    heartbeat_interval_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_stale_seconds: float = Field(default=60.0, gt=0)
+
+    worker_concurrency: int = Field(default=2, ge=1)
+    worker_max_tasks_per_child: int = Field(default=200, ge=1)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535, description="0 disables the server")
+    worker_metrics_dir: str | None = Field(
+        default=None, description="prometheus multiprocess folder; a fresh temp folder when unset"
+    )
+    worker_name: str | None = Field(default=None, description="Celery node name; defaults to celery@<host>")
+    beat_schedule_file: str = "celerybeat-schedule"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return (self.broker_url or self.redis_url).get_secret_value()
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env is not Environment.PRODUCTION:
+            return self
+        defaults = {
+            "AIWFE_SECRET_KEY": (self.secret_key, DEV_SECRET_KEY),
+            "AIWFE_DATABASE_URL": (self.database_url, DEV_DATABASE_URL),
+            "AIWFE_REDIS_URL": (self.redis_url, DEV_REDIS_URL),
+        }
+        for name, (value, default) in defaults.items():
+            secret = value.get_secret_value()
+            if not secret or secret == default:
+                raise InsecureSettingsError(
+                    f"{name} is missing or still set to its development default; "
+                    "production refuses to start without a real value"
+                )
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise InsecureSettingsError("AIWFE_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()

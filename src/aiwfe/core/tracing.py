@@ -1,0 +1,49 @@
+"""OpenTelemetry tracing: a tracer provider per process, W3C trace context across HTTP and Celery.
+
+Spans are always created (so every log line has a trace id); they are exported only when
+``AIWFE_OTLP_ENDPOINT`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_provider: TracerProvider | None = None
+
+
+def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
+    """Install the process's tracer provider once; add an OTLP exporter when an endpoint is set."""
+    global _provider
+    if _provider is not None:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint, timeout=5)))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def inject(carrier: MutableMapping[str, str]) -> None:
+    """Write the current trace context (``traceparent``) into a header mapping."""
+    propagate.inject(carrier)
+
+
+def extract(carrier: Mapping[str, str]) -> context.Context:
+    """Read a trace context from a header mapping (empty context when there is none)."""
+    return propagate.extract(carrier)
+
+
+def current_trace_id() -> str | None:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None

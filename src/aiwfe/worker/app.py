@@ -1,0 +1,54 @@
+"""The Celery application and its configuration (reliable delivery first).
+
+``task_acks_late`` + ``task_reject_on_worker_lost`` mean a task whose worker dies is redelivered,
+not lost; ``worker_prefetch_multiplier=1`` keeps long tasks from starving a busy node.
+Long waits are never ETA/countdown tasks: Redis' visibility timeout would redeliver them.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from aiwfe.core.settings import Settings, get_settings
+
+TASK_MODULES = ["aiwfe.worker.tasks"]
+DEFAULT_QUEUE = "celery"
+
+
+def create_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("aiwfe", include=TASK_MODULES)
+    app.conf.update(
+        broker_url=settings.celery_broker_url,
+        result_backend=settings.redis_url.get_secret_value(),
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            # Longer than any task may run, so a running task is never redelivered twice.
+            "visibility_timeout": 3600,
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+        },
+        result_expires=24 * 3600,
+        task_default_queue=DEFAULT_QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        task_track_started=True,
+        task_time_limit=900,
+        task_soft_time_limit=840,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.worker_concurrency,
+        worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        beat_schedule={},
+        timezone="UTC",
+        enable_utc=True,
+    )
+    app.conf.aiwfe_settings = settings
+    return app
