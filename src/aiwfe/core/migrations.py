@@ -33,3 +33,8 @@ def head_revision() -> str | None:
 def upgrade(settings: Settings, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (blocking; run it outside an event loop)."""
     command.upgrade(alembic_config(settings), revision)
+
+
+def downgrade(settings: Settings, revision: str) -> None:
+    """Revert migrations down to ``revision`` (``base`` empties the schema)."""
+    command.downgrade(alembic_config(settings), revision)

@@ -143,7 +143,7 @@ class PostgresCluster:
             with main_conf.open("a") as handle:
                 handle.write(f"\n{include}\n")
 
-    def start(self, log: IO[bytes] | None = None) -> None:
+    def start(self, log: IO[bytes] | int | None = None) -> None:
         """Run the server as a child of this process (tests); the stack uses the supervisor instead."""
         self._proc = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, user=self.run_as, cwd="/"

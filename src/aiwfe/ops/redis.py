@@ -64,7 +64,7 @@ class RedisServer:
         self.conf_path.write_text(text)
         self.conf_path.chmod(0o600)
 
-    def start(self, log: IO[bytes] | None = None) -> None:
+    def start(self, log: IO[bytes] | int | None = None) -> None:
         """Run as a child of this process (tests); the stack uses the supervisor instead."""
         self.write_config()
         self._proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)

@@ -1,0 +1,144 @@
+"""Session-wide real servers: PostgreSQL and Redis on free loopback ports in temp folders.
+
+They are started with the same code the local stack uses (``aiwfe.ops``); each test gets clean
+tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from aiwfe.core.settings import Environment, Settings
+from aiwfe.ops.ports import free_ports
+from aiwfe.ops.postgres import PostgresCluster
+from aiwfe.ops.redis import RedisServer
+from aiwfe.ops.system import ensure_installed
+
+APP_DB = "aiwfe_test"
+APP_USER = "aiwfe_test"
+APP_PASSWORD = "test-password-not-secret"
+
+
+def _scratch_dir(prefix: str) -> Path:
+    # /tmp itself, not pytest's 0700 basetemp: the postgres user (when we are root) must traverse it.
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def system_packages() -> None:
+    ensure_installed()
+
+
+@pytest.fixture(scope="session")
+def postgres(system_packages: None) -> Iterator[PostgresCluster]:
+    root = _scratch_dir("aiwfe-test-pg-")
+    (port,) = free_ports(1)
+    cluster = PostgresCluster(root / "data", port, "test-superuser-password")
+    cluster.init()
+    with (root / "postgres.log").open("wb") as log:
+        cluster.start(log)
+        try:
+            asyncio.run(cluster.ensure_database(APP_DB, APP_USER, APP_PASSWORD))
+            yield cluster
+        finally:
+            cluster.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server(system_packages: None) -> Iterator[RedisServer]:
+    root = _scratch_dir("aiwfe-test-redis-")
+    (port,) = free_ports(1)
+    server = RedisServer(root, port, "test-redis-password")
+    with (root / "redis.log").open("wb") as log:
+        server.start(log)
+        try:
+            yield server
+        finally:
+            server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def database_url(cluster: PostgresCluster, database: str = APP_DB) -> str:
+    return f"postgresql+asyncpg://{APP_USER}:{APP_PASSWORD}@127.0.0.1:{cluster.port}/{database}"
+
+
+@pytest.fixture(scope="session")
+def base_settings(postgres: PostgresCluster, redis_server: RedisServer) -> Settings:
+    """Settings for the test servers; the schema is migrated to head once per session."""
+    from aiwfe.core.migrations import upgrade
+
+    settings = Settings(
+        env=Environment.TEST,
+        database_url=database_url(postgres),
+        redis_url=redis_server.url,
+        log_level="INFO",
+        worker_metrics_port=0,
+        heartbeat_interval_seconds=1.0,
+    )
+    upgrade(settings)
+    return settings
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Iterator[Settings]:
+    yield base_settings
+    _reset(base_settings)
+
+
+def _reset(settings: Settings) -> None:
+    """Empty every application table and the Redis database after a test."""
+
+    async def truncate() -> None:
+        engine = create_async_engine(settings.database_url.get_secret_value())
+        async with engine.begin() as conn:
+            tables = (
+                await conn.execute(
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "AND tablename <> 'alembic_version'"
+                    )
+                )
+            ).scalars()
+            names = ", ".join(f'"{name}"' for name in tables)
+            if names:
+                await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+
+    asyncio.run(truncate())
+    redis.Redis.from_url(settings.redis_url.get_secret_value()).flushdb()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncClient]:
+    """An httpx client talking to a fresh app (lifespan run) over ASGI."""
+    from aiwfe.api.app import create_app
+
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http,
+    ):
+        yield http
+
+
+@pytest.fixture(scope="session")
+def aiwfe_bin() -> str:
+    path = (
+        Path(os.environ.get("VIRTUAL_ENV", Path(__file__).resolve().parents[1] / ".venv")) / "bin" / "aiwfe"
+    )
+    assert path.exists(), f"{path} missing: run `make test`, which installs the package"
+    return str(path)

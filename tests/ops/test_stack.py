@@ -1,0 +1,206 @@
+"""The whole local stack under supervisord, in a temp folder on free ports: the `make up` path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from aiwfe.ops.ports import free_ports
+from aiwfe.ops.stack import DB_NAME, DB_USER, Stack, StackError, StackSettings
+
+pytestmark = pytest.mark.stack
+
+
+def _settings(root: Path) -> StackSettings:
+    http, https, pg, rd, api1, api2, metrics, admin = free_ports(8)
+    return StackSettings(
+        dir=root,
+        http_port=http,
+        https_port=https,
+        postgres_port=pg,
+        redis_port=rd,
+        api_ports=[api1, api2],
+        worker_metrics_port=metrics,
+        caddy_admin_port=admin,
+        hsts_max_age=600,
+    )
+
+
+def _stack_env(settings: StackSettings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIWFE_")}
+    env.update(
+        AIWFE_STACK_DIR=str(settings.dir),
+        AIWFE_STACK_HTTP_PORT=str(settings.http_port),
+        AIWFE_STACK_HTTPS_PORT=str(settings.https_port),
+        AIWFE_STACK_POSTGRES_PORT=str(settings.postgres_port),
+        AIWFE_STACK_REDIS_PORT=str(settings.redis_port),
+        AIWFE_STACK_API_PORTS=json.dumps(settings.api_ports),
+        AIWFE_STACK_WORKER_METRICS_PORT=str(settings.worker_metrics_port),
+        AIWFE_STACK_CADDY_ADMIN_PORT=str(settings.caddy_admin_port),
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(system_packages: None) -> Iterator[Stack]:
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="aiwfe-test-stack-"))
+    root.chmod(0o755)
+    running = Stack(_settings(root))
+    try:
+        running.start(timeout=180)
+        yield running
+    finally:
+        running.destroy()
+
+
+def _https(stack: Stack) -> httpx.Client:
+    return httpx.Client(
+        base_url=f"https://localhost:{stack.settings.https_port}", verify=stack.ca_context(), timeout=10
+    )
+
+
+def test_ready_through_caddy_https_shows_every_part_healthy(stack: Stack) -> None:
+    status, body = stack.ready_report()
+    assert status == 200
+    assert body["status"] == "ok"
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    assert sorted(checks) == ["beat", "migrations", "postgres", "redis", "worker"]
+    assert all(check["status"] == "ok" for check in checks.values())
+
+
+def test_every_process_runs_under_the_supervisor(stack: Stack) -> None:
+    states = stack.process_status()
+    assert sorted(states) == ["api-1", "api-2", "beat", "caddy", "postgres", "redis", "worker"]
+    assert all(state.startswith("RUNNING") for state in states.values()), states
+
+
+def test_caddy_round_robins_across_both_api_replicas(stack: Stack) -> None:
+    with _https(stack) as http:
+        for i in range(12):
+            assert http.get("/api/v1", headers={"X-Request-ID": f"rr-{i}"}).status_code == 200
+    seen = {}
+    for name in ("api-1", "api-2"):
+        lines = (stack.paths.logs / f"{name}.log").read_text().splitlines()
+        seen[name] = sum('"request_id": "rr-' in line for line in lines)
+    assert seen["api-1"] >= 3, seen
+    assert seen["api-2"] >= 3, seen
+    assert seen["api-1"] + seen["api-2"] == 12
+
+
+def test_api_log_lines_are_json_with_request_and_trace_ids(stack: Stack) -> None:
+    with _https(stack) as http:
+        http.get("/api/v1", headers={"X-Request-ID": "log-shape-1"})
+    lines = (stack.paths.logs / "api-1.log").read_text().splitlines()
+    lines += (stack.paths.logs / "api-2.log").read_text().splitlines()
+    record = next(json.loads(line) for line in lines if "log-shape-1" in line)
+    assert {"timestamp", "level", "logger", "event", "request_id", "trace_id"} <= record.keys()
+    assert record["request_id"] == "log-shape-1"
+    assert len(record["trace_id"]) == 32
+
+
+def test_security_headers_hsts_only_on_https_and_metrics_not_public(stack: Stack) -> None:
+    with _https(stack) as http:
+        page = http.get("/")
+        assert page.status_code == 200
+        assert "aiwfe" in page.text
+        assert page.headers["strict-transport-security"] == "max-age=600"
+        assert page.headers["x-content-type-options"] == "nosniff"
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        assert http.get("/metrics").status_code == 404
+        echoed = http.get("/health", headers={"X-Request-ID": "through-caddy"})
+        assert echoed.headers["x-request-id"] == "through-caddy"
+    plain = httpx.get(f"http://localhost:{stack.settings.http_port}/health", timeout=10)
+    assert plain.status_code == 200
+    assert "strict-transport-security" not in plain.headers
+
+
+def test_killing_an_api_replica_keeps_requests_answered_and_the_supervisor_restarts_it(stack: Stack) -> None:
+    victim = stack.program_pid("api-1")
+    assert victim
+    os.kill(victim, signal.SIGKILL)
+    failures = 0
+    with _https(stack) as http:
+        for _ in range(40):
+            if http.get("/api/v1").status_code != 200:
+                failures += 1
+            time.sleep(0.05)
+    assert failures == 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        pid = stack.program_pid("api-1")
+        if pid and pid != victim and stack.process_status()["api-1"].startswith("RUNNING"):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the supervisor did not bring api-1 back")
+
+
+def test_up_twice_says_the_stack_is_running_and_starts_no_second_copy(stack: Stack, aiwfe_bin: str) -> None:
+    with pytest.raises(StackError, match="already-running"):
+        stack.start()
+    result = subprocess.run(
+        [aiwfe_bin, "up"], env=_stack_env(stack.settings), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert "already running" in result.stdout
+    status = subprocess.run(
+        [aiwfe_bin, "status"], env=_stack_env(stack.settings), capture_output=True, text=True, timeout=60
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "migrations" in status.stdout
+
+
+def test_a_taken_port_is_named_with_the_variable_that_moves_it(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "other")
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", settings.https_port))
+        blocker.listen()
+        with pytest.raises(StackError) as info:
+            Stack(settings).start()
+    message = str(info.value)
+    assert f"port {settings.https_port} (https)" in message
+    assert "AIWFE_STACK_HTTPS_PORT" in message
+    assert not (tmp_path / "other" / "data").exists()  # refused before touching anything
+
+
+def test_data_survives_down_and_up(stack: Stack) -> None:
+    dsn = (
+        f"postgresql://{DB_USER}:{stack.secrets()['postgres_app']}@127.0.0.1:"
+        f"{stack.settings.postgres_port}/{DB_NAME}"
+    )
+
+    async def write() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return int(await conn.fetchval("INSERT INTO ops_canary (source) VALUES ('survive') RETURNING id"))
+        finally:
+            await conn.close()
+
+    async def read(row_id: int) -> str | None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            value = await conn.fetchval("SELECT source FROM ops_canary WHERE id = $1", row_id)
+            return str(value) if value is not None else None
+        finally:
+            await conn.close()
+
+    row_id = asyncio.run(write())
+    assert stack.stop() is True
+    assert not stack.is_running()
+    stack.start(timeout=180)
+    assert asyncio.run(read(row_id)) == "survive"
