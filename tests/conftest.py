@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,11 +19,14 @@ import redis
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from tests.processes import RunningProcess, process_env, stop, wait_for_key
 
+from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Environment, Settings
 from aiwfe.ops.ports import free_ports
 from aiwfe.ops.postgres import PostgresCluster
 from aiwfe.ops.redis import RedisServer
+from aiwfe.ops.smtp_sink import SmtpSink
 from aiwfe.ops.system import ensure_installed
 
 APP_DB = "aiwfe_test"
@@ -77,7 +81,20 @@ def database_url(cluster: PostgresCluster, database: str = APP_DB) -> str:
 
 
 @pytest.fixture(scope="session")
-def base_settings(postgres: PostgresCluster, redis_server: RedisServer) -> Settings:
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server; the worker delivers mail to it and tests read the messages."""
+    (port,) = free_ports(1)
+    sink = SmtpSink(_scratch_dir("aiwfe-test-mail-"), port)
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+        shutil.rmtree(sink.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def base_settings(postgres: PostgresCluster, redis_server: RedisServer, smtp_sink: SmtpSink) -> Settings:
     """Settings for the test servers; the schema is migrated to head once per session."""
     from aiwfe.core.migrations import upgrade
 
@@ -88,6 +105,12 @@ def base_settings(postgres: PostgresCluster, redis_server: RedisServer) -> Setti
         log_level="INFO",
         worker_metrics_port=0,
         heartbeat_interval_seconds=1.0,
+        smtp_port=smtp_sink.controller.port,
+        public_url="http://testserver",
+        # Cheap hashing keeps the suite fast; bench/auth.py measures the production parameters.
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
     )
     upgrade(settings)
     return settings
@@ -120,6 +143,8 @@ def _reset(settings: Settings) -> None:
 
     asyncio.run(truncate())
     redis.Redis.from_url(settings.redis_url.get_secret_value()).flushdb()
+    for message in Path(tempfile.gettempdir()).glob("aiwfe-test-mail-*/*.eml"):
+        message.unlink()
 
 
 @pytest.fixture
@@ -142,3 +167,28 @@ def aiwfe_bin() -> str:
     )
     assert path.exists(), f"{path} missing: run `make test`, which installs the package"
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def worker(
+    aiwfe_bin: str, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningProcess]:
+    folder = tmp_path_factory.mktemp("worker")
+    (metrics_port,) = free_ports(1)
+    name = "celery@test-worker"
+    env = process_env(
+        base_settings,
+        AIWFE_WORKER_METRICS_PORT=str(metrics_port),
+        AIWFE_WORKER_METRICS_DIR=str(folder / "metrics"),
+        AIWFE_WORKER_NAME=name,
+        AIWFE_SMTP_PORT=str(base_settings.smtp_port),
+    )
+    log = folder / "worker.log"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen([aiwfe_bin, "worker"], env=env, stdout=handle, stderr=subprocess.STDOUT)
+    running = RunningProcess(proc, log, env, metrics_port, name)
+    try:
+        wait_for_key(base_settings, heartbeat_key("worker", name))
+        yield running
+    finally:
+        stop(proc)

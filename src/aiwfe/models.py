@@ -1,5 +1,6 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic, tests)."""
 
+from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, RecoveryCode, User
 from aiwfe.ops.models import Canary
 
-__all__ = ["Canary"]
+__all__ = ["AccessToken", "AuditEvent", "Canary", "EmailToken", "RecoveryCode", "User"]

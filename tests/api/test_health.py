@@ -133,3 +133,9 @@ async def test_metrics_expose_red_per_route_template_in_flight_and_db_pool(clien
     assert "aiwfe_http_requests_in_flight" in text
     assert "aiwfe_db_pool_size 10.0" in text
     assert 'aiwfe_ready_check_up{check="postgres"} 1.0' in text
+
+
+async def test_metrics_label_nested_routes_with_their_full_template(client: AsyncClient) -> None:
+    await client.get("/api/v1/me/tokens/not-a-uuid")
+    text = (await client.get("/metrics")).text
+    assert 'route="/api/v1/me/tokens/{token_id}"' in text

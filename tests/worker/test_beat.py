@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.worker.conftest import process_env, stop, wait_for_key
+from tests.processes import process_env, stop, wait_for_key
 
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Settings

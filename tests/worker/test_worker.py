@@ -10,7 +10,7 @@ import httpx
 import redis
 import structlog
 from opentelemetry import trace
-from tests.worker.conftest import RunningProcess
+from tests.processes import RunningProcess
 
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,8 @@ from fastapi import APIRouter, FastAPI
 from aiwfe import __version__
 from aiwfe.api import health
 from aiwfe.api.middleware import RequestContextMiddleware
+from aiwfe.auth import routes as auth_routes
+from aiwfe.auth.service import AuthDeps
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
@@ -17,6 +20,9 @@ from aiwfe.core.metrics import DB_POOL
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.tracing import configure_tracing
+from aiwfe.notify.tasks import SEND_EMAIL
+from aiwfe.worker import signals as _publish_signals  # noqa: F401  (trace context into task headers)
+from aiwfe.worker.app import create_celery
 
 API_PREFIX = "/api/v1"
 log = get_logger(__name__)
@@ -25,6 +31,8 @@ log = get_logger(__name__)
 def api_router() -> APIRouter:
     """Every domain's router under ``/api/v1``."""
     router = APIRouter(prefix=API_PREFIX)
+    for domain_router in auth_routes.routers:
+        router.include_router(domain_router)
 
     @router.get("", summary="API index", tags=["meta"])
     async def index() -> dict[str, str]:
@@ -44,6 +52,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.redis = create_redis(settings)
+        app.state.celery = create_celery(settings)
+
+        async def send_email(to: str, subject: str, body: str, kind: str) -> None:
+            # Publishing is a blocking broker round trip; keep it off the event loop.
+            await asyncio.to_thread(
+                app.state.celery.send_task,
+                SEND_EMAIL,
+                kwargs={"to": to, "subject": subject, "body": body, "kind": kind},
+            )
+
+        app.state.auth = AuthDeps.build(settings, app.state.redis, send_email)
         DB_POOL.watch(app.state.engine)
         log.info("api_started", version=__version__, env=settings.env.value)
         try:

@@ -25,6 +25,12 @@ log = get_logger("aiwfe.api.access")
 
 
 def _route_template(scope: Scope) -> str:
+    # FastAPI >= 0.16x keeps included routers nested: the matched route's own path lacks the
+    # include prefixes, and the full template lives in the effective route context.
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    full = getattr(context, "path_format", None)
+    if isinstance(full, str):
+        return full
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE

@@ -26,10 +26,11 @@ class AppError(Exception):
     code: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, **extra: Any) -> None:
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.headers = headers
 
 
 class NotFoundError(AppError):
@@ -94,7 +95,15 @@ def problem(
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem(exc.status, exc.code, exc.title, exc.detail, instance=request.url.path, **exc.extra)
+    return problem(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extra,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

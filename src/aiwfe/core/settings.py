@@ -24,6 +24,12 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class RegistrationMode(StrEnum):
+    OPEN = "open"
+    INVITE = "invite"
+    CLOSED = "closed"
+
+
 class InsecureSettingsError(ValueError):
     """A production setting still holds its development default or is missing."""
 
@@ -35,6 +41,10 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.DEVELOPMENT
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description="comma-separated Fernet keys, newest first; derived from the secret key if unset",
+    )
     database_url: SecretStr = SecretStr(DEV_DATABASE_URL)
     redis_url: SecretStr = SecretStr(DEV_REDIS_URL)
     broker_url: SecretStr | None = Field(default=None, description="Celery broker; defaults to the Redis URL")
@@ -66,6 +76,41 @@ class Settings(BaseSettings):
     )
     worker_name: str | None = Field(default=None, description="Celery node name; defaults to celery@<host>")
     beat_schedule_file: str = "celerybeat-schedule"
+
+    public_url: str = Field(
+        default="https://localhost:8443",
+        description="the address users reach aiwfe at: links in emails and the allowed Origin",
+    )
+    registration_mode: RegistrationMode = RegistrationMode.OPEN
+
+    session_idle_minutes: int = Field(default=60 * 24, ge=1)
+    session_absolute_hours: int = Field(default=24 * 14, ge=1)
+    session_cookie_name: str = "aiwfe_session"
+    csrf_cookie_name: str = "aiwfe_csrf"
+
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8192)
+    argon2_parallelism: int = Field(default=2, ge=1)
+
+    login_rate_per_ip: str = Field(default="30/minute", description="limits notation")
+    login_rate_per_account: str = "10/minute"
+    register_rate_per_ip: str = "10/hour"
+    email_rate_per_ip: str = "10/hour"
+    lockout_threshold: int = Field(default=5, ge=1, description="failed logins before the first lockout")
+    lockout_base_seconds: int = Field(default=60, ge=1)
+    lockout_max_seconds: int = Field(default=3600, ge=1)
+
+    verify_token_hours: int = Field(default=24, ge=1)
+    reset_token_minutes: int = Field(default=60, ge=1)
+    audit_retention_days: int = Field(default=365, ge=1)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "aiwfe <no-reply@localhost>"
 
     @property
     def celery_broker_url(self) -> str:

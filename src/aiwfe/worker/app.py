@@ -11,7 +11,7 @@ from celery import Celery
 
 from aiwfe.core.settings import Settings, get_settings
 
-TASK_MODULES = ["aiwfe.worker.tasks"]
+TASK_MODULES = ["aiwfe.worker.tasks", "aiwfe.notify.tasks"]
 DEFAULT_QUEUE = "celery"
 
 

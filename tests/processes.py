@@ -1,20 +1,16 @@
-"""A real Celery worker (``aiwfe worker``) against the session's Redis, started once per module."""
+"""Helpers to run real aiwfe processes (worker, beat, api) in tests and wait for them."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import redis
 
-from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
 
 
 @dataclass
@@ -58,27 +54,3 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-@pytest.fixture(scope="module")
-def worker(
-    aiwfe_bin: str, base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningProcess]:
-    folder = tmp_path_factory.mktemp("worker")
-    (metrics_port,) = free_ports(1)
-    name = "celery@test-worker"
-    env = process_env(
-        base_settings,
-        AIWFE_WORKER_METRICS_PORT=str(metrics_port),
-        AIWFE_WORKER_METRICS_DIR=str(folder / "metrics"),
-        AIWFE_WORKER_NAME=name,
-    )
-    log = folder / "worker.log"
-    with log.open("wb") as handle:
-        proc = subprocess.Popen([aiwfe_bin, "worker"], env=env, stdout=handle, stderr=subprocess.STDOUT)
-    running = RunningProcess(proc, log, env, metrics_port, name)
-    try:
-        wait_for_key(base_settings, heartbeat_key("worker", name))
-        yield running
-    finally:
-        stop(proc)

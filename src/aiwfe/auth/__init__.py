@@ -1,0 +1,1 @@
+"""Accounts and authentication: users, passwords, sessions, CSRF, rate limits, TOTP, tokens, audit log."""

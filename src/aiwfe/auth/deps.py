@@ -1,0 +1,129 @@
+"""FastAPI dependencies: who is calling (session cookie, bearer session or access token), CSRF, roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiwfe.auth.audit import ClientInfo
+from aiwfe.auth.errors import AuthenticationRequired, CsrfFailed, Forbidden
+from aiwfe.auth.models import AccessToken, Role, User
+from aiwfe.auth.service import PAT_PREFIX, AuthDeps, AuthService
+from aiwfe.auth.sessions import SessionRecord
+from aiwfe.core.crypto import same
+from aiwfe.core.db import get_session
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def client_info(request: Request) -> ClientInfo:
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent", "")[:512],
+    )
+
+
+def auth_service(request: Request, db: AsyncSession = Depends(get_session)) -> AuthService:
+    deps: AuthDeps = request.app.state.auth
+    return AuthService(db, deps, client_info(request))
+
+
+@dataclass
+class Principal:
+    user: User
+    session: SessionRecord | None = None
+    session_token: str | None = None
+    access_token: AccessToken | None = None
+    via_cookie: bool = False
+    scopes: set[str] = field(default_factory=set)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def check_csrf(request: Request) -> None:
+    """Double-submit token plus an Origin/Referer check, for cookie-authenticated unsafe requests."""
+    deps: AuthDeps = request.app.state.auth
+    cookie = request.cookies.get(deps.settings.csrf_cookie_name, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if not cookie or not header or not same(cookie, header):
+        raise CsrfFailed("missing or wrong X-CSRF-Token header")
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source and source != "null":
+        allowed = {_origin(deps.settings.public_url), _origin(str(request.base_url))}
+        if _origin(source) not in allowed:
+            raise CsrfFailed(f"requests from {_origin(source)} are not accepted")
+    elif source == "null":
+        raise CsrfFailed("requests from an opaque origin are not accepted")
+
+
+async def optional_principal(
+    request: Request, service: AuthService = Depends(auth_service)
+) -> Principal | None:
+    settings = service.settings
+    authorization = request.headers.get("authorization", "")
+    if authorization:
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credential:
+            raise AuthenticationRequired("use `Authorization: Bearer <token>`")
+        credential = credential.strip()
+        if credential.startswith(PAT_PREFIX):
+            found = await service.authenticate_access_token(credential)
+            if found is None:
+                raise AuthenticationRequired("the access token is invalid, expired or revoked")
+            user, token = found
+            return Principal(user=user, access_token=token, scopes=set(token.scopes))
+        signed = await service.authenticate_session(credential)
+        if signed is None:
+            raise AuthenticationRequired("the session is invalid or expired; sign in again")
+        return Principal(
+            user=signed[0], session=signed[1], session_token=credential, scopes=_all_scopes(signed[0])
+        )
+    cookie = request.cookies.get(settings.session_cookie_name)
+    if not cookie:
+        return None
+    signed = await service.authenticate_session(cookie)
+    if signed is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        check_csrf(request)
+    return Principal(
+        user=signed[0],
+        session=signed[1],
+        session_token=cookie,
+        via_cookie=True,
+        scopes=_all_scopes(signed[0]),
+    )
+
+
+def _all_scopes(user: User) -> set[str]:
+    return {"read", "write", "admin"} if user.role is Role.ADMIN else {"read", "write"}
+
+
+async def current_principal(principal: Principal | None = Depends(optional_principal)) -> Principal:
+    if principal is None:
+        raise AuthenticationRequired("sign in first")
+    return principal
+
+
+def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+        if scope not in principal.scopes:
+            raise Forbidden(f"this needs the {scope!r} scope")
+        return principal
+
+    return dependency
+
+
+async def require_admin(principal: Principal = Depends(require_scope("admin"))) -> Principal:
+    if principal.user.role is not Role.ADMIN:
+        raise Forbidden("administrators only")
+    return principal

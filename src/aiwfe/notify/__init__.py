@@ -1,0 +1,1 @@
+"""Outbound notifications: email through SMTP (and webhooks, later), sent by worker tasks."""

@@ -1,0 +1,2 @@
+def test_tools(prometheus_tools):
+    print(prometheus_tools)
