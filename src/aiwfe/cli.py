@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -131,6 +132,61 @@ def worker_health(
         err.print(f"[red]unhealthy[/red]: {node} did not answer within {timeout:g}s")
         raise typer.Exit(1)
     err.print(f"[green]healthy[/green]: {node} answered")
+
+
+@app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="the administrator's email")],
+    display_name: Annotated[str, typer.Option(help="shown in the UI")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+) -> None:
+    """Create a verified administrator account (works whatever the registration mode)."""
+    import asyncio
+
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as PydanticValidationError
+    from pydantic.networks import EmailStr
+
+    from aiwfe.core.errors import AppError
+
+    settings = load_settings()
+    try:
+        email = str(TypeAdapter(EmailStr).validate_python(email))
+    except PydanticValidationError:
+        err.print(f"[red]not an email address[/red]: {email}")
+        raise typer.Exit(2) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+    async def run() -> str:
+        from aiwfe.auth.audit import ClientInfo
+        from aiwfe.auth.service import AuthDeps, AuthService
+        from aiwfe.core.db import create_engine, create_sessionmaker
+        from aiwfe.core.redis import create_redis
+
+        async def no_mail(*_: str) -> None:
+            return None
+
+        engine, redis = create_engine(settings), create_redis(settings)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                service = AuthService(
+                    db, AuthDeps.build(settings, redis, no_mail), ClientInfo(None, "aiwfe-cli")
+                )
+                user = await service.create_admin(email, password, display_name)
+                return str(user.id)
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    try:
+        user_id = asyncio.run(run())
+    except AppError as exc:
+        err.print(f"[red]{exc.title}[/red]: {exc.detail}")
+        raise typer.Exit(1) from None
+    err.print(f"[green]administrator created[/green]: {email} ({user_id})")
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
@@ -87,15 +86,11 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         yield Api(http, app)
 
 
-def admin_settings_user(settings: Settings, email: str) -> None:
+async def make_admin(settings: Settings, email: str) -> None:
     """Make an existing user an administrator, straight in the database."""
-
-    async def promote() -> None:
-        engine = create_async_engine(settings.database_url.get_secret_value())
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE users SET role = 'admin' WHERE lower(email) = lower(:e)"), {"e": email}
-            )
-        await engine.dispose()
-
-    asyncio.run(promote())
+    engine = create_async_engine(settings.database_url.get_secret_value())
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE users SET role = 'admin' WHERE lower(email) = lower(:e)"), {"e": email}
+        )
+    await engine.dispose()

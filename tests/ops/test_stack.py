@@ -23,7 +23,7 @@ pytestmark = pytest.mark.stack
 
 
 def _settings(root: Path) -> StackSettings:
-    http, https, pg, rd, api1, api2, metrics, admin = free_ports(8)
+    http, https, pg, rd, api1, api2, metrics, admin, smtp = free_ports(9)
     return StackSettings(
         dir=root,
         http_port=http,
@@ -33,6 +33,7 @@ def _settings(root: Path) -> StackSettings:
         api_ports=[api1, api2],
         worker_metrics_port=metrics,
         caddy_admin_port=admin,
+        smtp_port=smtp,
         hsts_max_age=600,
     )
 
@@ -48,6 +49,7 @@ def _stack_env(settings: StackSettings) -> dict[str, str]:
         AIWFE_STACK_API_PORTS=json.dumps(settings.api_ports),
         AIWFE_STACK_WORKER_METRICS_PORT=str(settings.worker_metrics_port),
         AIWFE_STACK_CADDY_ADMIN_PORT=str(settings.caddy_admin_port),
+        AIWFE_STACK_SMTP_PORT=str(settings.smtp_port),
     )
     return env
 
@@ -64,6 +66,21 @@ def stack(system_packages: None) -> Iterator[Stack]:
         yield running
     finally:
         running.destroy()
+
+
+def _api_log_lines(stack: Stack, marker: str, expected: int = 1) -> dict[str, list[str]]:
+    """Each replica's log lines containing ``marker``, waiting for supervisord to write them."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = {
+            name: [
+                line for line in (stack.paths.logs / f"{name}.log").read_text().splitlines() if marker in line
+            ]
+            for name in ("api-1", "api-2")
+        }
+        if sum(len(lines) for lines in found.values()) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 def _https(stack: Stack) -> httpx.Client:
@@ -84,7 +101,7 @@ def test_ready_through_caddy_https_shows_every_part_healthy(stack: Stack) -> Non
 
 def test_every_process_runs_under_the_supervisor(stack: Stack) -> None:
     states = stack.process_status()
-    assert sorted(states) == ["api-1", "api-2", "beat", "caddy", "postgres", "redis", "worker"]
+    assert sorted(states) == ["api-1", "api-2", "beat", "caddy", "postgres", "redis", "smtp-sink", "worker"]
     assert all(state.startswith("RUNNING") for state in states.values()), states
 
 
@@ -92,10 +109,7 @@ def test_caddy_round_robins_across_both_api_replicas(stack: Stack) -> None:
     with _https(stack) as http:
         for i in range(12):
             assert http.get("/api/v1", headers={"X-Request-ID": f"rr-{i}"}).status_code == 200
-    seen = {}
-    for name in ("api-1", "api-2"):
-        lines = (stack.paths.logs / f"{name}.log").read_text().splitlines()
-        seen[name] = sum('"request_id": "rr-' in line for line in lines)
+    seen = {name: len(lines) for name, lines in _api_log_lines(stack, '"request_id": "rr-', 12).items()}
     assert seen["api-1"] >= 3, seen
     assert seen["api-2"] >= 3, seen
     assert seen["api-1"] + seen["api-2"] == 12
@@ -104,9 +118,8 @@ def test_caddy_round_robins_across_both_api_replicas(stack: Stack) -> None:
 def test_api_log_lines_are_json_with_request_and_trace_ids(stack: Stack) -> None:
     with _https(stack) as http:
         http.get("/api/v1", headers={"X-Request-ID": "log-shape-1"})
-    lines = (stack.paths.logs / "api-1.log").read_text().splitlines()
-    lines += (stack.paths.logs / "api-2.log").read_text().splitlines()
-    record = next(json.loads(line) for line in lines if "log-shape-1" in line)
+    found = _api_log_lines(stack, "log-shape-1")
+    record = json.loads((found["api-1"] + found["api-2"])[0])
     assert {"timestamp", "level", "logger", "event", "request_id", "trace_id"} <= record.keys()
     assert record["request_id"] == "log-shape-1"
     assert len(record["trace_id"]) == 32
@@ -204,3 +217,20 @@ def test_data_survives_down_and_up(stack: Stack) -> None:
     assert not stack.is_running()
     stack.start(timeout=180)
     assert asyncio.run(read(row_id)) == "survive"
+
+
+def test_sign_up_through_the_stack_mails_a_verification_link_to_the_sink(stack: Stack) -> None:
+    with _https(stack) as http:
+        response = http.post(
+            "/api/v1/auth/register", json={"email": "new@example.com", "password": "a long stack passphrase"}
+        )
+    assert response.status_code == 201, response.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        mails = [p.read_text() for p in stack.paths.mail.glob("*.eml")]
+        if any("new@example.com" in mail for mail in mails):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("no verification mail reached the stack's SMTP sink")
+    assert any(f"https://localhost:{stack.settings.https_port}/verify-email?token=" in m for m in mails)

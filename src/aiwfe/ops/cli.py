@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -80,7 +82,19 @@ def status() -> None:
         raise typer.Exit(1)
 
 
+def smtp_sink(
+    port: int = typer.Option(1025, help="port on 127.0.0.1"),
+    folder: Path = typer.Option(Path(".aiwfe/mail"), help="where messages are stored as .eml files"),
+) -> None:
+    """Run an SMTP server that keeps every message as a file (local stack and tests)."""
+    from aiwfe.ops.smtp_sink import serve_forever
+
+    console.print(f"SMTP sink on 127.0.0.1:{port}, messages in {folder}")
+    serve_forever(folder, port)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)
     app.command()(status)
+    app.command("smtp-sink")(smtp_sink)

