@@ -43,6 +43,7 @@ test: lint pytest  ## everything CI runs: lint, type-check, tests
 
 bench: $(VENV)/.synced  ## benchmarks (each prints its figures)
 	$(PY) bench/startup.py
+	$(PY) bench/auth.py
 
 fmt: $(VENV)/.synced  ## format and autofix
 	$(VENV)/bin/ruff format src tests bench
