@@ -139,3 +139,10 @@ async def test_metrics_label_nested_routes_with_their_full_template(client: Asyn
     await client.get("/api/v1/me/tokens/not-a-uuid")
     text = (await client.get("/metrics")).text
     assert 'route="/api/v1/me/tokens/{token_id}"' in text
+
+
+async def test_a_scrape_refreshes_the_readiness_gauges(client: AsyncClient, settings: Settings) -> None:
+    _beat(settings, "worker")
+    text = (await client.get("/metrics")).text
+    assert 'aiwfe_ready_check_up{check="worker"} 1.0' in text
+    assert 'aiwfe_ready_check_up{check="beat"} 0.0' in text

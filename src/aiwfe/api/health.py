@@ -49,5 +49,8 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    # Refresh aiwfe_ready_check_up at each scrape, so worker/beat alerts work without probe traffic.
+    state = request.app.state
+    await check_readiness(state.engine, state.redis, state.settings)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
