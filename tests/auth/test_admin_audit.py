@@ -7,8 +7,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.auth.conftest import Api, bearer, login_token, make_admin, register
+from tests.processes import RunningProcess
 
+from aiwfe.auth.tasks import PURGE_AUDIT
 from aiwfe.core.settings import Settings
+from aiwfe.worker.app import create_celery
 
 
 async def _admin(api: Api, settings: Settings) -> str:
@@ -98,3 +101,27 @@ async def test_the_audit_log_refuses_updates(api: Api, settings: Settings) -> No
                 await conn.execute(text("UPDATE audit_events SET outcome = 'forged'"))
     finally:
         await engine.dispose()
+
+
+async def test_the_retention_task_deletes_only_events_older_than_the_setting(
+    api: Api, settings: Settings, worker: RunningProcess
+) -> None:
+    await register(api.http, "a7@example.com")
+    engine = create_async_engine(settings.database_url.get_secret_value())
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_events (event, outcome, details, created_at) "
+                    "VALUES ('login', 'ok', '{}', now() - make_interval(days => :d))"
+                ),
+                {"d": settings.audit_retention_days + 1},
+            )
+        removed = create_celery(settings).send_task(PURGE_AUDIT).get(timeout=30)
+        assert removed == 1
+        async with engine.connect() as conn:
+            left = (await conn.execute(text("SELECT event FROM audit_events"))).scalars().all()
+        assert left == ["register"]
+    finally:
+        await engine.dispose()
+    assert "purge-audit-log" in create_celery(settings).conf.beat_schedule

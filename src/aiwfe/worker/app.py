@@ -8,10 +8,11 @@ Long waits are never ETA/countdown tasks: Redis' visibility timeout would redeli
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from aiwfe.core.settings import Settings, get_settings
 
-TASK_MODULES = ["aiwfe.worker.tasks", "aiwfe.notify.tasks"]
+TASK_MODULES = ["aiwfe.worker.tasks", "aiwfe.notify.tasks", "aiwfe.auth.tasks"]
 DEFAULT_QUEUE = "celery"
 
 
@@ -46,7 +47,9 @@ def create_celery(settings: Settings | None = None) -> Celery:
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
-        beat_schedule={},
+        beat_schedule={
+            "purge-audit-log": {"task": "aiwfe.auth.purge_audit", "schedule": crontab(hour=3, minute=17)},
+        },
         timezone="UTC",
         enable_utc=True,
     )
