@@ -234,3 +234,34 @@ def test_sign_up_through_the_stack_mails_a_verification_link_to_the_sink(stack: 
     else:
         pytest.fail("no verification mail reached the stack's SMTP sink")
     assert any(f"https://localhost:{stack.settings.https_port}/verify-email?token=" in m for m in mails)
+
+
+def test_backup_and_restore_drill_commands_work_on_the_stack(
+    stack: Stack, aiwfe_bin: str, tmp_path: Path
+) -> None:
+    env = _stack_env(stack.settings)
+    backup = subprocess.run(
+        [aiwfe_bin, "backup", "now"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert backup.returncode == 0, backup.stdout + backup.stderr
+    listed = subprocess.run(
+        [aiwfe_bin, "backup", "list"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert "full" in listed.stdout
+    drill = subprocess.run(
+        [aiwfe_bin, "restore-drill", "--report-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    report = json.loads(next(tmp_path.glob("restore-drill-*.json")).read_text())
+    assert report["ok"] is True
+    assert {c["name"] for c in report["checks"]} >= {"migration version", "canary checksum", "read and write"}
+    assert next(tmp_path.glob("restore-drill-*.md")).read_text().startswith("# Restore drill — PASSED")
+    bad = subprocess.run(
+        [aiwfe_bin, "restore-drill", "--target-time", "yesterday"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 2
+    assert "ISO 8601" in bad.stdout

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aiwfe.ops.backup import BackupError
 from aiwfe.ops.stack import Stack, StackError
 
 console = Console()
@@ -93,8 +94,114 @@ def smtp_sink(
     serve_forever(folder, port)
 
 
+backup_app = typer.Typer(help="Backups of the local stack's PostgreSQL (pgBackRest).", no_args_is_help=True)
+
+
+def _running_stack() -> Stack:
+    stack = Stack()
+    if not stack.is_running():
+        console.print("the stack is not running; `make up` starts it")
+        raise typer.Exit(1)
+    return stack
+
+
+@backup_app.command("now")
+def backup_now(kind: str = typer.Option("full", "--type", help="full, diff or incr")) -> None:
+    """Take a backup now."""
+    stack = _running_stack()
+    with console.status(f"taking a {kind} backup..."):
+        try:
+            info = stack.backups().backup(kind)
+        except BackupError as exc:
+            console.print(f"[red]backup failed[/red]: {exc}")
+            raise typer.Exit(1) from None
+    console.print(f"[green]backup {info.label}[/green] ({info.type}, {info.size_bytes / 1e6:.1f} MB)")
+
+
+@backup_app.command("list")
+def backup_list() -> None:
+    """List the backups in the repository."""
+    stack = _running_stack()
+    table = Table(title=f"backups in {stack.backups().repo}")
+    for column in ("label", "type", "finished (UTC)", "size", "WAL range"):
+        table.add_column(column)
+    try:
+        backups = stack.backups().list()
+    except BackupError as exc:
+        console.print(f"[red]cannot read the repository[/red]: {exc}")
+        raise typer.Exit(1) from None
+    for b in backups:
+        table.add_row(
+            b.label,
+            b.type,
+            f"{b.stopped:%Y-%m-%d %H:%M:%S}",
+            f"{b.size_bytes / 1e6:.1f} MB",
+            f"{b.wal_start}..{b.wal_stop}",
+        )
+    console.print(table)
+
+
+@backup_app.command("check")
+def backup_check() -> None:
+    """Prove WAL archiving works: switch a segment and wait until the repository has it."""
+    stack = _running_stack()
+    with console.status("checking WAL archiving..."):
+        try:
+            stack.backups().check()
+        except BackupError as exc:
+            console.print(f"[red]archiving is broken[/red]: {exc}")
+            raise typer.Exit(1) from None
+    console.print("[green]WAL archiving works[/green]")
+
+
+def restore_drill(
+    target_time: str | None = typer.Option(None, help="ISO 8601 time to restore to (default: latest)"),
+    report_dir: Path = typer.Option(Path("reports"), help="where the JSON and Markdown results go"),
+) -> None:
+    """Restore into a scratch cluster, verify it, and report RTO and RPO (exit 1 on failure)."""
+    from datetime import datetime
+
+    from aiwfe.ops.drill import restore_drill as drill
+
+    stack = _running_stack()
+    target = None
+    if target_time:
+        try:
+            target = datetime.fromisoformat(target_time)
+        except ValueError:
+            console.print(f"[red]not an ISO 8601 time[/red]: {target_time}")
+            raise typer.Exit(2) from None
+        if target.tzinfo is None:
+            console.print("[red]give the time zone too[/red], e.g. 2026-11-27T22:30:00+00:00")
+            raise typer.Exit(2)
+    repo = stack.backups()
+    with console.status("restore drill...") as status:
+        try:
+            result = drill(
+                repo,
+                repo.cluster.dsn(database="aiwfe"),
+                "aiwfe",
+                stack.paths.run / "drills",
+                target,
+                progress=lambda text: status.update(text),
+            )
+        except BackupError as exc:
+            console.print(f"[red]restore drill failed[/red]: {exc}")
+            raise typer.Exit(1) from None
+    report_dir.mkdir(parents=True, exist_ok=True)
+    stamp = result.started_at.replace(":", "").split(".")[0]
+    (report_dir / f"restore-drill-{stamp}.json").write_text(result.to_json())
+    (report_dir / f"restore-drill-{stamp}.md").write_text(result.to_markdown())
+    console.print(result.to_markdown())
+    console.print(f"results: {report_dir}/restore-drill-{stamp}.json and .md")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)
     app.command()(status)
     app.command("smtp-sink")(smtp_sink)
+    app.add_typer(backup_app, name="backup")
+    app.command("restore-drill")(restore_drill)

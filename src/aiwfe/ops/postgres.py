@@ -36,6 +36,8 @@ class PostgresCluster:
     superuser_password: str
     host: str = "127.0.0.1"
     settings: dict[str, str] = field(default_factory=dict)
+    # A unix socket is only needed by local tools that cannot use TCP (pgBackRest).
+    socket_dir: Path | None = None
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -119,10 +121,13 @@ class PostgresCluster:
             )
 
     def write_config(self) -> None:
+        if self.socket_dir:
+            self.socket_dir.mkdir(parents=True, exist_ok=True)
+            self._chown(self.socket_dir)
         conf = {
             "port": str(self.port),
             "listen_addresses": _quote_conf(self.host),
-            "unix_socket_directories": "''",
+            "unix_socket_directories": _quote_conf(str(self.socket_dir)) if self.socket_dir else "''",
             "password_encryption": "'scram-sha-256'",
             "max_connections": "200",
             "shared_buffers": "'256MB'",

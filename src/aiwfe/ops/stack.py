@@ -24,6 +24,7 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aiwfe.ops.backup import BackupError, BackupRepository
 from aiwfe.ops.ports import port_is_free
 from aiwfe.ops.postgres import PostgresCluster
 from aiwfe.ops.redis import RedisServer
@@ -155,9 +156,19 @@ class Stack:
         return values
 
     def postgres(self) -> PostgresCluster:
-        return PostgresCluster(
-            self.paths.pgdata, self.settings.postgres_port, self.secrets()["postgres_superuser"]
+        """The stack's cluster, archiving every WAL segment to the pgBackRest repository."""
+        return self.backups().cluster
+
+    def backups(self) -> BackupRepository:
+        cluster = PostgresCluster(
+            self.paths.pgdata,
+            self.settings.postgres_port,
+            self.secrets()["postgres_superuser"],
+            socket_dir=self.paths.run / "pg",
         )
+        repo = BackupRepository(cluster, self.paths.data / "backup-repo", self.paths.data / "pgbackrest")
+        cluster.settings = repo.archive_settings()
+        return repo
 
     def redis(self) -> RedisServer:
         return RedisServer(self.paths.redisdata, self.settings.redis_port, self.secrets()["redis"])
@@ -325,7 +336,9 @@ class Stack:
             folder.mkdir(parents=True, exist_ok=True)
         self.paths.root.chmod(0o755)  # postgres (a different user when root) must traverse it
         self.paths.data.chmod(0o755)
-        self.postgres().init()
+        backups = self.backups()
+        backups.write_config()
+        backups.cluster.init()
         self.redis().write_config()
         self.write_supervisor_conf()
         self.paths.env_file.write_text("".join(f"{key}={value}\n" for key, value in self.app_env().items()))
@@ -351,6 +364,10 @@ class Stack:
         pg = self.postgres()
         pg.wait_ready(timeout=max(1.0, deadline - time.monotonic()))
         asyncio.run(pg.ensure_database(DB_NAME, DB_USER, self.secrets()["postgres_app"]))
+        try:
+            self.backups().create_stanza()  # idempotent; WAL archiving needs it from the first segment
+        except BackupError as exc:
+            raise StackError(f"backups are not working: {exc}") from exc
         migrate = subprocess.run(
             [str(self.bin / "aiwfe"), "migrate"],
             env={**os.environ, **self.app_env()},

@@ -22,7 +22,8 @@ class Requirement:
 
 POSTGRES = Requirement("postgres", "postgresql")
 REDIS = Requirement("redis-server", "redis-server")
-STACK_REQUIREMENTS = (POSTGRES, REDIS)
+PGBACKREST = Requirement("pgbackrest", "pgbackrest")
+STACK_REQUIREMENTS = (POSTGRES, REDIS, PGBACKREST)
 
 
 def postgres_bindir() -> Path | None:
