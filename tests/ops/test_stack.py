@@ -265,3 +265,30 @@ def test_backup_and_restore_drill_commands_work_on_the_stack(
     )
     assert bad.returncode == 2
     assert "ISO 8601" in bad.stdout
+
+
+def test_sessions_and_queued_tasks_survive_a_redis_restart(stack: Stack) -> None:
+    from aiwfe.core.settings import Settings
+    from aiwfe.worker.app import create_celery
+    from aiwfe.worker.tasks import ping
+
+    with _https(stack) as http:
+        http.post(
+            "/api/v1/auth/register", json={"email": "durable@example.com", "password": "persistent stack phrase 7"}
+        )
+        login = http.post(
+            "/api/v1/auth/login",
+            json={"email": "durable@example.com", "password": "persistent stack phrase 7", "mode": "token"},
+        )
+        token = login.json()["session_token"]
+        assert stack.supervisorctl("stop", "worker").returncode == 0
+        celery = create_celery(Settings(redis_url=stack.app_env()["AIWFE_REDIS_URL"]))
+        queued = celery.send_task(ping.name, kwargs={"payload": "survivor"})
+        restarted = stack.supervisorctl("restart", "redis")
+        assert restarted.returncode == 0, restarted.stdout
+        stack.redis().wait_ready()
+        me = http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+        assert me.json()["email"] == "durable@example.com"
+        assert stack.supervisorctl("start", "worker").returncode == 0
+        assert queued.get(timeout=60)["pong"] == "survivor"
