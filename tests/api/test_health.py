@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import asyncpg
 import redis
 from httpx import ASGITransport, AsyncClient
 from tests.conftest import APP_PASSWORD, APP_USER, database_url
@@ -146,3 +147,21 @@ async def test_a_scrape_refreshes_the_readiness_gauges(client: AsyncClient, sett
     text = (await client.get("/metrics")).text
     assert 'aiwfe_ready_check_up{check="worker"} 1.0' in text
     assert 'aiwfe_ready_check_up{check="beat"} 0.0' in text
+
+
+async def test_ready_accepts_a_schema_newer_than_the_code_during_a_rolling_upgrade(
+    settings: Settings, postgres: PostgresCluster
+) -> None:
+    await postgres.ensure_database("aiwfe_newer", APP_USER, APP_PASSWORD)
+    url = database_url(postgres, "aiwfe_newer")
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS alembic_version (version_num varchar(32) PRIMARY KEY)")
+        await conn.execute("DELETE FROM alembic_version")
+        await conn.execute("INSERT INTO alembic_version VALUES ('9999_from_a_newer_release')")
+    finally:
+        await conn.close()
+    newer = Settings(env=settings.env, database_url=url, redis_url=settings.redis_url)
+    status, body, _ = await _get(newer, "/ready")
+    assert status == 200
+    assert body["checks"]["migrations"]["ahead"] is True  # type: ignore[index]

@@ -273,13 +273,9 @@ def test_sessions_and_queued_tasks_survive_a_redis_restart(stack: Stack) -> None
     from aiwfe.worker.tasks import ping
 
     with _https(stack) as http:
-        http.post(
-            "/api/v1/auth/register", json={"email": "durable@example.com", "password": "persistent stack phrase 7"}
-        )
-        login = http.post(
-            "/api/v1/auth/login",
-            json={"email": "durable@example.com", "password": "persistent stack phrase 7", "mode": "token"},
-        )
+        account = {"email": "durable@example.com", "password": "persistent stack phrase 7"}
+        http.post("/api/v1/auth/register", json=account)
+        login = http.post("/api/v1/auth/login", json={**account, "mode": "token"})
         token = login.json()["session_token"]
         assert stack.supervisorctl("stop", "worker").returncode == 0
         celery = create_celery(Settings(redis_url=stack.app_env()["AIWFE_REDIS_URL"]))

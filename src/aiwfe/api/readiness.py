@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aiwfe.core.heartbeat import ROLES, freshest_heartbeats
 from aiwfe.core.metrics import READY_CHECK
-from aiwfe.core.migrations import head_revision
+from aiwfe.core.migrations import head_revision, is_known_revision
 from aiwfe.core.settings import Settings
 
 CRITICAL = ("postgres", "redis", "migrations")
@@ -74,7 +74,12 @@ async def check_readiness(engine: AsyncEngine, redis: Redis, settings: Settings)
         async with engine.connect() as conn:
             current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         head = head_revision()
-        return {"status": "ok" if current == head else "fail", "current": current, "head": head}
+        if current == head:
+            return {"status": "ok", "current": current, "head": head}
+        # A schema newer than this code (a rolling upgrade migrated it first) is fine: migrations are
+        # expand/contract, so old replicas keep serving until they are replaced.
+        ahead = current is not None and not is_known_revision(current)
+        return {"status": "ok" if ahead else "fail", "current": current, "head": head, "ahead": ahead}
 
     async def heartbeats() -> dict[str, Any]:
         beats = await freshest_heartbeats(redis)

@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 
 from aiwfe.core.settings import Settings
 
@@ -28,6 +29,16 @@ def head_revision() -> str | None:
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+def is_known_revision(revision: str) -> bool:
+    """True when ``revision`` is one of this code's migrations (False for a newer release's)."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    try:
+        return ScriptDirectory.from_config(config).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
