@@ -134,6 +134,34 @@ def worker_health(
     err.print(f"[green]healthy[/green]: {node} answered")
 
 
+@app.command("beat-health")
+def beat_health() -> None:
+    """Exit 0 while beat's heartbeat is fresher than AIWFE_HEARTBEAT_STALE_SECONDS, else 1 (a healthcheck)."""
+    import time
+
+    import redis
+
+    from aiwfe.core.heartbeat import heartbeat_key
+
+    settings = load_settings()
+    client = redis.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_timeout=3, socket_connect_timeout=3
+    )
+    try:
+        value = client.get(heartbeat_key("beat", "beat"))
+    except redis.RedisError as exc:
+        err.print(f"[red]unhealthy[/red]: cannot reach Redis ({type(exc).__name__}: {exc})")
+        raise typer.Exit(1) from None
+    if value is None:
+        err.print("[red]unhealthy[/red]: beat has written no heartbeat")
+        raise typer.Exit(1)
+    age = time.time() - float(value)
+    if age > settings.heartbeat_stale_seconds:
+        err.print(f"[red]unhealthy[/red]: beat's heartbeat is {age:.0f}s old")
+        raise typer.Exit(1)
+    err.print(f"[green]healthy[/green]: beat's heartbeat is {age:.1f}s old")
+
+
 @app.command("create-admin")
 def create_admin(
     email: Annotated[str, typer.Option(help="the administrator's email")],
@@ -190,9 +218,11 @@ def create_admin(
 
 
 def main() -> None:
+    from aiwfe.oauth.cli import register as register_oauth
     from aiwfe.ops.cli import register
 
     register(app)
+    register_oauth(app)
     app()
 
 

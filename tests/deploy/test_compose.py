@@ -367,15 +367,14 @@ def test_processes_wait_for_what_they_need(services: dict[str, dict[str, Any]]) 
 
 def test_worker_and_beat_have_their_own_healthchecks(services: dict[str, dict[str, Any]]) -> None:
     assert services["worker"]["healthcheck"]["test"][1:3] == ["aiwfe", "worker-health"]
-    beat_check = " ".join(services["beat"]["healthcheck"]["test"])
-    assert "heartbeat_key('beat', 'beat')" in beat_check
+    assert services["beat"]["healthcheck"]["test"][1:3] == ["aiwfe", "beat-health"]
     assert services["migrate"]["healthcheck"] == {"disable": True}
 
 
 def test_beat_healthcheck_reads_the_heartbeat_beat_writes(
     services: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    """The inline script runs against a real Redis: healthy with a fresh heartbeat, not with a stale one."""
+    """The command runs against a real Redis: healthy with a fresh heartbeat, not with a stale one."""
     from aiwfe.core.heartbeat import heartbeat_key
 
     ensure_installed((REDIS,))
