@@ -22,8 +22,8 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen
 	@touch $@
 
-up: $(VENV)/.synced  ## start the whole platform locally (installs what is missing)
-	$(AIWFE) up
+up: $(VENV)/.synced  ## start the whole platform locally (MONITORING=1 adds Prometheus, Alertmanager, exporters)
+	$(if $(MONITORING),AIWFE_STACK_MONITORING=1) $(AIWFE) up
 
 down: $(VENV)/.synced  ## stop the local platform (data is kept)
 	$(AIWFE) down

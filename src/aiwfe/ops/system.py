@@ -24,6 +24,15 @@ POSTGRES = Requirement("postgres", "postgresql")
 REDIS = Requirement("redis-server", "redis-server")
 PGBACKREST = Requirement("pgbackrest", "pgbackrest")
 STACK_REQUIREMENTS = (POSTGRES, REDIS, PGBACKREST)
+# Debian starts these on install on their default ports; the stack runs its own copies.
+MONITORING_SERVICES = (
+    "prometheus",
+    "prometheus-alertmanager",
+    "prometheus-node-exporter",
+    "prometheus-postgres-exporter",
+    "prometheus-redis-exporter",
+    "prometheus-blackbox-exporter",
+)
 
 
 def postgres_bindir() -> Path | None:
@@ -78,7 +87,11 @@ def _stop_distribution_services(prefix: list[str], packages: list[str]) -> None:
     """Debian starts the freshly installed servers on their default ports; aiwfe runs its own."""
     if shutil.which("service") is None:
         return
-    names = {"postgresql": "postgresql", "redis-server": "redis-server"}
+    names = {
+        "postgresql": "postgresql",
+        "redis-server": "redis-server",
+        **{name: name for name in MONITORING_SERVICES},
+    }
     for package in packages:
         if package in names:
             subprocess.run(
