@@ -1,6 +1,17 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, RecoveryCode, User
+from aiwfe.calendar.models import Calendar, CalendarImport, Event
 from aiwfe.ops.models import Canary
 
-__all__ = ["AccessToken", "AuditEvent", "Canary", "EmailToken", "RecoveryCode", "User"]
+__all__ = [
+    "AccessToken",
+    "AuditEvent",
+    "Calendar",
+    "CalendarImport",
+    "Canary",
+    "EmailToken",
+    "Event",
+    "RecoveryCode",
+    "User",
+]

@@ -13,6 +13,7 @@ from aiwfe.api import health
 from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
 from aiwfe.auth.service import AuthDeps
+from aiwfe.calendar import routes as calendar_routes
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
@@ -32,6 +33,8 @@ def api_router() -> APIRouter:
     """Every domain's router under ``/api/v1``."""
     router = APIRouter(prefix=API_PREFIX)
     for domain_router in auth_routes.routers:
+        router.include_router(domain_router)
+    for domain_router in calendar_routes.routers:
         router.include_router(domain_router)
 
     @router.get("", summary="API index", tags=["meta"])

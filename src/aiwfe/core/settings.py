@@ -112,6 +112,21 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "aiwfe <no-reply@localhost>"
 
+    # --- calendar
+    calendar_max_instances: int = Field(
+        default=5000, ge=1, description="most instances one recurring series may expand to in one query"
+    )
+    calendar_max_range_days: int = Field(default=400, ge=1, description="longest range a query may ask for")
+    calendar_page_size_max: int = Field(default=2500, ge=1)
+    calendar_cache_seconds: int = Field(
+        default=300, ge=0, description="range-query pages cached in Redis by calendar version; 0 = off"
+    )
+    calendar_import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    calendar_import_inline_bytes: int = Field(
+        default=256 * 1024, ge=0, description="larger uploads are imported by the worker"
+    )
+    calendar_import_max_events: int = Field(default=20000, ge=1)
+
     @property
     def celery_broker_url(self) -> str:
         return (self.broker_url or self.redis_url).get_secret_value()

@@ -12,7 +12,12 @@ from celery.schedules import crontab
 
 from aiwfe.core.settings import Settings, get_settings
 
-TASK_MODULES = ["aiwfe.worker.tasks", "aiwfe.notify.tasks", "aiwfe.auth.tasks"]
+TASK_MODULES = [
+    "aiwfe.worker.tasks",
+    "aiwfe.notify.tasks",
+    "aiwfe.auth.tasks",
+    "aiwfe.calendar.tasks",
+]
 DEFAULT_QUEUE = "celery"
 
 

@@ -1,0 +1,70 @@
+"""Event rows and drafts: fill a row from a checked draft (with its span and a new ETag), read it back."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiwfe.calendar.draft import EventDraft
+from aiwfe.calendar.models import Calendar, Event
+from aiwfe.calendar.recurrence import span
+from aiwfe.core.crypto import new_token
+
+
+def draft_of(row: Event) -> EventDraft:
+    return EventDraft(
+        dtstart=row.dtstart,
+        dtend=row.dtend,
+        tzid=row.tzid,
+        uid=row.uid,
+        recurrence_id=row.recurrence_id,
+        summary=row.summary,
+        description=row.description,
+        location=row.location,
+        rrule=row.rrule,
+        rdates=tuple(row.rdates),
+        exdates=tuple(row.exdates),
+        status=row.status,
+        transparency=row.transparency,
+        sequence=row.sequence,
+    )
+
+
+def fill(row: Event, draft: EventDraft, *, limit: int) -> Event:
+    """Copy ``draft`` into ``row``; every write gets a fresh ETag."""
+    row.uid = draft.uid
+    row.recurrence_id = draft.recurrence_id
+    row.summary = draft.summary
+    row.description = draft.description
+    row.location = draft.location
+    row.all_day = draft.all_day
+    row.dtstart = draft.dtstart
+    row.dtend = draft.dtend
+    row.tzid = draft.tzid
+    row.rrule = draft.rrule
+    row.rdates = list(draft.rdates)
+    row.exdates = list(draft.exdates)
+    row.status = draft.status
+    row.transparency = draft.transparency
+    row.sequence = draft.sequence
+    row.span_start, row.span_end = span(draft.series, limit=limit)
+    row.etag = new_token(12)
+    return row
+
+
+def new_row(calendar_id: uuid.UUID, draft: EventDraft, *, limit: int) -> Event:
+    return fill(Event(id=uuid.uuid4(), calendar_id=calendar_id), draft, limit=limit)
+
+
+async def bump_version(db: AsyncSession, calendar: Calendar) -> None:
+    """One more change to the calendar: atomic in SQL, so concurrent writers never share a version."""
+    new_version = await db.scalar(
+        update(Calendar)
+        .where(Calendar.id == calendar.id)
+        .values(version=Calendar.version + 1)
+        .returning(Calendar.version)
+    )
+    if new_version is not None:
+        calendar.version = new_version
