@@ -218,11 +218,9 @@ def create_admin(
 
 
 def main() -> None:
-    from aiwfe.oauth.cli import register as register_oauth
     from aiwfe.ops.cli import register
 
     register(app)
-    register_oauth(app)
     app()
 
 

@@ -410,3 +410,23 @@ def test_every_alert_and_dashboard_query_runs_against_live_metrics(stack: Stack)
     assert failed == []
     assert sorted(unknown) == []
     assert with_data > len(queries) // 2, f"only {with_data} of {len(queries)} queries returned data"
+
+
+def test_one_trace_id_links_the_api_request_and_the_task_it_enqueued(stack: Stack) -> None:
+    with _https(stack) as http:
+        response = http.post(
+            "/api/v1/auth/register",
+            json={"email": "traced@example.com", "password": "follow this request id"},
+            headers={"X-Request-ID": "trace-me-1"},
+        )
+    assert response.status_code == 201, response.text
+    found = _api_log_lines(stack, '"request_id": "trace-me-1"')
+    api_line = json.loads((found["api-1"] + found["api-2"])[0])
+    deadline = time.monotonic() + 30
+    task_lines: list[dict[str, Any]] = []
+    while not task_lines and time.monotonic() < deadline:
+        lines = (stack.paths.logs / "worker.log").read_text().splitlines()
+        task_lines = [json.loads(line) for line in lines if '"email_sent"' in line and "trace-me-1" in line]
+        time.sleep(0.5)
+    assert task_lines, "the email task's log line with the request id is missing"
+    assert task_lines[0]["trace_id"] == api_line["trace_id"]

@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # RequestContextMiddleware owns the server span, access log and Prometheus metrics; FastAPI's own
+        # telemetry would add a second server span, so only its dependency/endpoint spans stay on.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)

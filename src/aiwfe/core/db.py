@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext import asyncio as sa_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from aiwfe.core.settings import Settings
@@ -27,7 +28,9 @@ class Base(DeclarativeBase):
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine with a bounded pool, pre-ping (survives a PostgreSQL restart) and a statement timeout."""
-    return create_async_engine(
+    # Called through the module, so OpenTelemetry's SQLAlchemy instrumentation (which wraps the
+    # module attribute) traces every engine made after tracing is configured.
+    return sa_asyncio.create_async_engine(
         settings.database_url.get_secret_value(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
