@@ -430,3 +430,26 @@ def test_one_trace_id_links_the_api_request_and_the_task_it_enqueued(stack: Stac
         time.sleep(0.5)
     assert task_lines, "the email task's log line with the request id is missing"
     assert task_lines[0]["trace_id"] == api_line["trace_id"]
+
+
+def test_dashboard_snapshots_are_drawn_from_live_prometheus_data(
+    stack: Stack, aiwfe_bin: str, tmp_path: Path
+) -> None:
+    _wait_until_scraped(stack)
+    result = subprocess.run(
+        [aiwfe_bin, "dashboard-snapshot", "--out", str(tmp_path), "--minutes", "5"],
+        env=_stack_env(stack.settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    pngs = sorted(tmp_path.glob("*.png"))
+    assert {p.stem for p in pngs} >= {
+        "api-requests",
+        "api-latency-p95",
+        "queue-depth",
+        "postgres-connections",
+    }
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert "api-requests.png  (0 series" not in result.stdout  # the request panel has data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -202,6 +203,24 @@ def restore_drill(
         raise typer.Exit(1)
 
 
+def snapshot(
+    out: Path = typer.Option(Path("reports/dashboards"), help="folder for the PNG files"),
+    minutes: float = typer.Option(15, help="how far back to draw"),
+    prometheus: str | None = typer.Option(None, help="Prometheus URL (default: the local stack's)"),
+) -> None:
+    """Draw PNG snapshots of the key dashboard panels from Prometheus (evidence without Grafana)."""
+    from aiwfe.ops.snapshots import render
+
+    url = prometheus or f"http://127.0.0.1:{Stack().settings.prometheus_port}"
+    try:
+        taken = render(url, out, minutes)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot query Prometheus at {url}[/red]: {exc}")
+        raise typer.Exit(1) from None
+    for shot in taken:
+        console.print(f"{shot.path}  ({shot.series} series, {shot.points} points)")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)
@@ -209,3 +228,4 @@ def register(app: typer.Typer) -> None:
     app.command("smtp-sink")(smtp_sink)
     app.add_typer(backup_app, name="backup")
     app.command("restore-drill")(restore_drill)
+    app.command("dashboard-snapshot")(snapshot)
