@@ -34,14 +34,14 @@ WORKDIR /src
 # (linters, test tools, checkov) never enter the image.
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-group scan --no-install-project
+    uv sync --frozen --no-dev --no-group scan --no-group evidence --no-install-project
 
 # Then the package itself, as a regular (non-editable) install: src/aiwfe/migrations ships inside it,
 # so `aiwfe migrate` works from the image.
 COPY README.md ./
 COPY src ./src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-group scan --no-editable \
+    uv sync --frozen --no-dev --no-group scan --no-group evidence --no-editable \
     && /opt/aiwfe/bin/aiwfe --help > /dev/null
 
 
