@@ -2,6 +2,7 @@
 
 from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, RecoveryCode, User
 from aiwfe.calendar.models import Calendar, CalendarImport, Event
+from aiwfe.oauth.models import OAuthAccount
 from aiwfe.ops.models import Canary
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Canary",
     "EmailToken",
     "Event",
+    "OAuthAccount",
     "RecoveryCode",
     "User",
 ]

@@ -22,6 +22,8 @@ from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.tracing import configure_tracing
 from aiwfe.notify.tasks import SEND_EMAIL
+from aiwfe.oauth import routes as oauth_routes
+from aiwfe.oauth.service import OAuthDeps
 from aiwfe.worker import signals as _publish_signals  # noqa: F401  (trace context into task headers)
 from aiwfe.worker.app import create_celery
 
@@ -33,6 +35,8 @@ def api_router() -> APIRouter:
     """Every domain's router under ``/api/v1``."""
     router = APIRouter(prefix=API_PREFIX)
     for domain_router in auth_routes.routers:
+        router.include_router(domain_router)
+    for domain_router in oauth_routes.routers:
         router.include_router(domain_router)
     for domain_router in calendar_routes.routers:
         router.include_router(domain_router)
@@ -66,11 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
 
         app.state.auth = AuthDeps.build(settings, app.state.redis, send_email)
+        app.state.oauth = OAuthDeps.build(settings, app.state.redis, clock=app.state.auth.clock)
         DB_POOL.watch(app.state.engine)
         log.info("api_started", version=__version__, env=settings.env.value)
         try:
             yield
         finally:
+            await app.state.oauth.aclose()
             await app.state.redis.aclose()
             await app.state.engine.dispose()
             log.info("api_stopped")

@@ -214,6 +214,18 @@ class AuthService:
         await self.db.commit()
         return SignedIn(user, token, record)
 
+    async def sign_in_external(self, user: User, method: str) -> SignedIn | MfaChallenge:
+        """Sign in a user whose first factor another domain proved (an OAuth provider); TOTP still applies."""
+        if user.totp_enabled_at is not None:
+            mfa_token = new_token(32)
+            await self.deps.redis.set(
+                MFA_PENDING + token_hash(mfa_token), str(user.id), ex=MFA_PENDING_SECONDS
+            )
+            self._audit("login_first_factor_ok", user_id=user.id, method=method, mfa="pending")
+            await self.db.commit()
+            return MfaChallenge(mfa_token)
+        return await self._sign_in(user, mfa=False)
+
     async def login_mfa(self, mfa_token: str, code: str | None, recovery_code: str | None) -> SignedIn:
         key = MFA_PENDING + token_hash(mfa_token)
         user_id = await self.deps.redis.get(key)

@@ -112,6 +112,22 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "aiwfe <no-reply@localhost>"
 
+    # --- oauth: providers (docs/oauth.md), calls to them, connected-account token refresh
+    oauth_providers: SecretStr = Field(
+        default=SecretStr("[]"),
+        description="JSON list of OAuth/OIDC providers, client secrets included (docs/oauth.md)",
+    )
+    oauth_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    oauth_http_attempts: int = Field(default=3, ge=1, description="tries per call to a provider")
+    oauth_retry_backoff_seconds: float = Field(default=0.5, ge=0, description="first retry delay, doubling")
+    oauth_breaker_threshold: int = Field(default=5, ge=1, description="failed calls that open the circuit")
+    oauth_breaker_reset_seconds: int = Field(default=30, ge=1, description="how long a circuit stays open")
+    oauth_clock_skew_seconds: int = Field(default=60, ge=0, description="allowed for ID-token times")
+    oauth_metadata_cache_seconds: int = Field(default=3600, ge=1, description="discovery documents and JWKS")
+    oauth_flow_minutes: int = Field(default=10, ge=1, description="time to finish signing in at the provider")
+    oauth_refresh_ahead_seconds: int = Field(default=600, ge=0, description="refresh tokens expiring sooner")
+    oauth_refresh_every_seconds: float = Field(default=60.0, gt=0, description="beat interval of the refresh")
+
     # --- calendar
     calendar_max_instances: int = Field(
         default=5000, ge=1, description="most instances one recurring series may expand to in one query"

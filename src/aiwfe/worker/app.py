@@ -16,6 +16,7 @@ TASK_MODULES = [
     "aiwfe.worker.tasks",
     "aiwfe.notify.tasks",
     "aiwfe.auth.tasks",
+    "aiwfe.oauth.tasks",
     "aiwfe.calendar.tasks",
 ]
 DEFAULT_QUEUE = "celery"
@@ -54,6 +55,10 @@ def create_celery(settings: Settings | None = None) -> Celery:
         worker_redirect_stdouts=False,
         beat_schedule={
             "purge-audit-log": {"task": "aiwfe.auth.purge_audit", "schedule": crontab(hour=3, minute=17)},
+            "refresh-oauth-tokens": {
+                "task": "aiwfe.oauth.refresh_tokens",
+                "schedule": settings.oauth_refresh_every_seconds,
+            },
         },
         timezone="UTC",
         enable_utc=True,

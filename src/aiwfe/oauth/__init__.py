@@ -1,0 +1,1 @@
+"""OAuth / OpenID Connect: sign-in through providers, account linking, connected accounts, token refresh."""
