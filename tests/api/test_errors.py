@@ -118,3 +118,24 @@ async def test_openapi_docs_are_served_under_api(http: AsyncClient) -> None:
     spec = (await http.get("/api/openapi.json")).json()
     assert "/ready" in spec["paths"]
     assert "/metrics" not in spec["paths"]
+
+
+async def test_redis_down_mid_request_is_a_503_problem_not_a_500(settings: Settings) -> None:
+    from aiwfe.ops.ports import free_ports
+
+    (dead,) = free_ports(1)
+    broken = Settings(
+        env=settings.env, database_url=settings.database_url, redis_url=f"redis://127.0.0.1:{dead}/0"
+    )
+    app = create_app(broken)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": "x@example.com", "password": "whatever it is 12"}
+        )
+    assert response.status_code == 503
+    assert response.json()["type"].endswith("/dependency-unavailable")
+    assert response.headers["retry-after"] == "5"

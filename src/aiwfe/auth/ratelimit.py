@@ -6,11 +6,16 @@ import hashlib
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 from limits import parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aiwfe.auth.errors import RateLimited
 from aiwfe.core.settings import Settings
@@ -30,10 +35,19 @@ def account_key(email: str) -> str:
 
 class RateLimiter:
     def __init__(self, settings: Settings) -> None:
+        # Same resilience as the main client: a Redis restart leaves stale pooled connections.
+        client_options: dict[str, Any] = {
+            "socket_connect_timeout": 2,
+            "socket_timeout": 5,
+            "health_check_interval": 30,
+            "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        }
         storage = RedisStorage(
             _limits_uri(settings.redis_url.get_secret_value()),
             implementation="redispy",
             key_prefix="aiwfe:rl",
+            **client_options,
         )
         self._limiter = MovingWindowRateLimiter(storage)
 

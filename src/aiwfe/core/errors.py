@@ -12,11 +12,18 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from aiwfe.core.logging import get_logger
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://aiwfe.dev/problems/"
+
+log = get_logger(__name__)
 
 
 class AppError(Exception):
@@ -151,8 +158,23 @@ def internal_error(path: str) -> JSONResponse:
     )
 
 
+async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL or Redis unreachable mid-request: a 503 the client may retry, not a 500."""
+    log.warning("dependency_unavailable", path=request.url.path, error_type=type(exc).__name__)
+    return problem(
+        503,
+        "dependency-unavailable",
+        "A service this request needs is unavailable",
+        "The database or cache did not answer; try again shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for dependency_error in (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError):
+        app.add_exception_handler(dependency_error, _dependency_down)
     # Unexpected exceptions are answered by RequestContextMiddleware, which still holds the request id.
