@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 
-.PHONY: help up down status test lint pytest bench fmt clean
+.PHONY: help up down status test lint pytest scan bench fmt clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ lint: $(VENV)/.synced  ## ruff + mypy (strict on src/)
 pytest: $(VENV)/.synced  ## the Python test suite only
 	$(VENV)/bin/pytest
 
-test: lint pytest  ## everything CI runs: lint, type-check, tests
+scan: $(VENV)/.synced  ## security scanners that work offline (bandit, detect-secrets, checkov, pip/npm audit)
+	UV=$(UV) $(PY) scripts/scan.py
+
+test: lint pytest scan  ## everything CI runs: lint, type-check, tests, security scans
 
 bench: $(VENV)/.synced  ## benchmarks (each prints its figures)
 	$(PY) bench/startup.py

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Go-built tools the deployment-kit tests run (helm, kubeconform, kube-score) at pinned
+# Installs the Go-built tools the deployment-kit tests run (helm, kubeconform, kube-score, actionlint) at pinned
 # versions into a cache outside the repository, only when missing, and prints the bin folder.
 # A second run compares each binary's build info (`go version -m`) with the pins and builds nothing.
 #
@@ -25,6 +25,7 @@ TOOLS=(
   "helm|helm.sh/helm/v3/cmd/helm|$HELM_VERSION|$HELM_LDFLAGS"
   "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|v0.7.0|-s -w"
   "kube-score|github.com/zegl/kube-score/cmd/kube-score|v1.20.0|-s -w"
+  "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12|-s -w"
 )
 
 command -v go >/dev/null || { echo "go (>= 1.24) is required to build helm, kubeconform and kube-score" >&2; exit 1; }
