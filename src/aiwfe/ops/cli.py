@@ -120,7 +120,23 @@ def backup_now(kind: str = typer.Option("full", "--type", help="full, diff or in
         except BackupError as exc:
             console.print(f"[red]backup failed[/red]: {exc}")
             raise typer.Exit(1) from None
+    _record_backup(stack, info.stopped.timestamp())
     console.print(f"[green]backup {info.label}[/green] ({info.type}, {info.size_bytes / 1e6:.1f} MB)")
+
+
+def _record_backup(stack: Stack, finished: float) -> None:
+    """Publish the backup's time for the worker's metrics (alert BackupTooOld); best effort."""
+    import redis
+
+    from aiwfe.worker.metrics import LAST_BACKUP_KEY
+
+    try:
+        client = redis.Redis.from_url(stack.app_env()["AIWFE_REDIS_URL"], socket_timeout=3)
+        client.set(LAST_BACKUP_KEY, f"{finished:.0f}")
+    except redis.RedisError as exc:
+        console.print(
+            f"[yellow]backup done, but its time could not be recorded for monitoring[/yellow]: {exc}"
+        )
 
 
 @backup_app.command("list")

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, multiproces
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+LAST_BACKUP_KEY = "aiwfe:backup:last-success"
 TASK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900)
 
 TASKS = Counter("aiwfe_celery_tasks_total", "Tasks finished, by task name and state.", ["task", "state"])
@@ -33,12 +34,20 @@ class QueueDepthCollector(Collector):
         family = GaugeMetricFamily(
             "aiwfe_celery_queue_length", "Tasks waiting in the broker queue.", labels=["queue"]
         )
+        backup = GaugeMetricFamily(
+            "aiwfe_backup_last_success_timestamp_seconds",
+            "Unix time of the newest successful database backup (written by `aiwfe backup now`).",
+        )
         try:
             for queue in self._queues:
                 family.add_metric([queue], float(self._client.llen(queue)))
+            last_backup = self._client.get(LAST_BACKUP_KEY)
         except redis.RedisError:
             return  # an absent series is what alerts on "broker unreachable" expect
         yield family
+        if last_backup is not None:
+            backup.add_metric([], float(last_backup))
+            yield backup
 
 
 def serve(host: str, port: int, broker_url: str, queues: list[str]) -> None:
