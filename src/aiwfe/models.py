@@ -1,6 +1,6 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic, tests)."""
 
-from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, RecoveryCode, User
+from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, Invite, RecoveryCode, User
 from aiwfe.calendar.models import Calendar, CalendarImport, Event
 from aiwfe.oauth.models import OAuthAccount
 from aiwfe.ops.models import Canary
@@ -13,6 +13,7 @@ __all__ = [
     "Canary",
     "EmailToken",
     "Event",
+    "Invite",
     "OAuthAccount",
     "RecoveryCode",
     "User",

@@ -18,6 +18,8 @@ from aiwfe.auth.schemas import (
     AdminUserPatch,
     AuditEventOut,
     EmailIn,
+    InviteIn,
+    InviteOut,
     LoginIn,
     LoginOut,
     MfaLoginIn,
@@ -94,7 +96,11 @@ def _signed_in(
 
 @auth.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
 async def register(body: RegisterIn, service: AuthService = Depends(auth_service)) -> UserOut:
-    return user_out(await service.register(body.email, body.password, body.display_name, body.time_zone))
+    return user_out(
+        await service.register(
+            body.email, body.password, body.display_name, body.time_zone, body.invite_token
+        )
+    )
 
 
 @auth.post("/login", response_model=LoginOut, response_model_exclude_none=True)
@@ -313,6 +319,31 @@ async def update_user(
     service: AuthService = Depends(auth_service),
 ) -> UserOut:
     return user_out(await service.admin_update_user(principal.user, user_id, body.role, body.is_active))
+
+
+@admin.post("/invites", status_code=status.HTTP_201_CREATED, response_model=InviteOut)
+async def create_invite(
+    body: InviteIn,
+    principal: Principal = Depends(require_admin),
+    service: AuthService = Depends(auth_service),
+) -> InviteOut:
+    return InviteOut.model_validate(await service.create_invite(principal.user, body.email))
+
+
+@admin.get("/invites", response_model=list[InviteOut])
+async def list_invites(
+    _: Principal = Depends(require_admin), service: AuthService = Depends(auth_service)
+) -> list[InviteOut]:
+    return [InviteOut.model_validate(i) for i in await service.list_invites()]
+
+
+@admin.delete("/invites/{invite_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_invite(
+    invite_id: uuid.UUID,
+    principal: Principal = Depends(require_admin),
+    service: AuthService = Depends(auth_service),
+) -> None:
+    await service.revoke_invite(principal.user, invite_id)
 
 
 @admin.get("/audit", response_model=list[AuditEventOut])

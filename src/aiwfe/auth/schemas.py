@@ -35,6 +35,7 @@ class RegisterIn(Strict):
     password: Password
     display_name: Name = ""
     time_zone: str = Field(default="UTC", max_length=64)
+    invite_token: OpaqueToken | None = Field(default=None, description="required in registration mode invite")
 
     _zone = field_validator("time_zone")(_valid_zone)
 
@@ -154,6 +155,21 @@ class AccessTokenOut(BaseModel):
 
 class AccessTokenCreatedOut(AccessTokenOut):
     token: str = Field(description="shown once; store it now")
+
+
+class InviteIn(Strict):
+    email: EmailStr = Field(max_length=320)
+
+
+class InviteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
 
 
 class AdminUserPatch(Strict):

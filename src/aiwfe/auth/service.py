@@ -26,7 +26,7 @@ from aiwfe.auth.errors import (
     RegistrationClosed,
     WeakPassword,
 )
-from aiwfe.auth.models import AccessToken, EmailToken, RecoveryCode, Role, TokenPurpose, User
+from aiwfe.auth.models import AccessToken, EmailToken, Invite, RecoveryCode, Role, TokenPurpose, User
 from aiwfe.auth.passwords import Hasher, policy_violation
 from aiwfe.auth.ratelimit import Lockout, RateLimiter, account_key
 from aiwfe.auth.sessions import SessionRecord, SessionStore
@@ -118,14 +118,18 @@ class AuthService:
 
     # ---- registration --------------------------------------------------------------------------
 
-    async def register(self, email: str, password: str, display_name: str, time_zone: str) -> User:
+    async def register(
+        self, email: str, password: str, display_name: str, time_zone: str, invite_token: str | None = None
+    ) -> User:
         if self.client.ip:
             await self.deps.limiter.hit(self.settings.register_rate_per_ip, "register", self.client.ip)
-        if self.settings.registration_mode is not RegistrationMode.OPEN:
-            raise RegistrationClosed(
-                f"registration is {self.settings.registration_mode.value} on this server"
-            )
+        mode = self.settings.registration_mode
+        if mode is RegistrationMode.CLOSED:
+            raise RegistrationClosed("registration is closed on this server")
+        if mode is RegistrationMode.INVITE and not invite_token:
+            raise RegistrationClosed("registration is by invitation on this server", field="invite_token")
         self._check_policy(password, email)
+        invite = await self._consume_invite(invite_token, email) if mode is RegistrationMode.INVITE else None
         if await self.user_by_email(email):
             raise EmailTaken("an account with this email already exists", field="email")
         user = User(
@@ -134,6 +138,8 @@ class AuthService:
             time_zone=time_zone,
             password_hash=await self.deps.hasher.hash(password),
             password_changed_at=_utcnow(self.deps.clock),
+            # The invitation reached this address, which proves it.
+            email_verified_at=_utcnow(self.deps.clock) if invite else None,
         )
         self.db.add(user)
         try:
@@ -141,11 +147,67 @@ class AuthService:
         except IntegrityError:
             await self.db.rollback()
             raise EmailTaken("an account with this email already exists", field="email") from None
-        self._audit("register", user_id=user.id)
+        self._audit("register", user_id=user.id, invited=invite is not None)
+        if invite:
+            await self.db.commit()
+            return user
         token = await self._issue_email_token(user, TokenPurpose.VERIFY_EMAIL)
         await self.db.commit()
         await self._mail_verification(user, token)
         return user
+
+    async def _consume_invite(self, token: str | None, email: str) -> Invite:
+        row = await self.db.scalar(
+            select(Invite).where(Invite.token_hash == token_hash(token or "")).with_for_update()
+        )
+        if row is None or row.revoked_at is not None:
+            raise BadToken("this invitation is not valid", field="invite_token")
+        if row.used_at is not None:
+            raise BadToken("this invitation was already used", field="invite_token")
+        if row.expires_at <= _utcnow(self.deps.clock):
+            raise BadToken("this invitation has expired; ask for a new one", field="invite_token")
+        if row.email.strip().lower() != email.strip().lower():
+            raise BadToken("this invitation is for another email address", field="invite_token")
+        row.used_at = _utcnow(self.deps.clock)
+        return row
+
+    async def create_invite(self, admin: User, email: str) -> Invite:
+        """Invite ``email`` to register; the link is mailed and never stored."""
+        if await self.user_by_email(email):
+            raise EmailTaken("an account with this email already exists", field="email")
+        token = new_token(32)
+        invite = Invite(
+            email=email.strip(),
+            token_hash=token_hash(token),
+            created_by=admin.id,
+            expires_at=_utcnow(self.deps.clock) + timedelta(days=self.settings.invite_days),
+        )
+        self.db.add(invite)
+        await self.db.flush()
+        self._audit("invite_created", user_id=admin.id, invite=str(invite.id))
+        await self.db.commit()
+        await self.db.refresh(invite)
+        link = f"{self.settings.public_url}/register?invite_token={token}"
+        body = (
+            f"{admin.display_name or admin.email} invites you to aiwfe.\n\nCreate your account with this "
+            f"address here:\n\n{link}\n\n"
+            f"The link works once and expires in {self.settings.invite_days} days.\n"
+        )
+        await self.deps.send_email(email, "You are invited to aiwfe", body, "invite")
+        return invite
+
+    async def list_invites(self) -> list[Invite]:
+        rows = await self.db.scalars(select(Invite).order_by(Invite.created_at.desc()).limit(500))
+        return list(rows.all())
+
+    async def revoke_invite(self, admin: User, invite_id: uuid.UUID) -> None:
+        row = await self.db.get(Invite, invite_id)
+        if row is None:
+            raise NotFound("no such invitation")
+        if row.revoked_at is None and row.used_at is None:
+            row.revoked_at = _utcnow(self.deps.clock)
+            self._audit("invite_revoked", user_id=admin.id, invite=str(row.id))
+            await self.db.commit()
 
     async def create_admin(self, email: str, password: str, display_name: str = "") -> User:
         """Create an administrator (``aiwfe create-admin``), verified, whatever the registration mode."""

@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     lockout_max_seconds: int = Field(default=3600, ge=1)
 
     verify_token_hours: int = Field(default=24, ge=1)
+    invite_days: int = Field(default=7, ge=1, description="how long an invitation link works")
     reset_token_minutes: int = Field(default=60, ge=1)
     audit_retention_days: int = Field(default=365, ge=1)
 
