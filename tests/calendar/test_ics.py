@@ -139,3 +139,23 @@ def test_events_survive_an_export_and_reimport_unchanged(events: list[EventDraft
     out = render("Round trip", "UTC", events, datetime(2024, 1, 1, tzinfo=UTC))
     again = parse(out, default_tz="UTC", max_events=100).events
     assert sorted(again, key=lambda d: d.uid) == sorted(events, key=lambda d: d.uid)
+
+
+def test_an_exdate_in_the_repeated_hour_at_the_end_of_dst_survives_a_round_trip() -> None:
+    # Found by the property test above: 06:00Z on 2017-11-05 is 01:00 EST, the second of two 01:00s.
+    draft = EventDraft(
+        dtstart=datetime(2016, 11, 16, 6, 0),
+        dtend=datetime(2016, 11, 16, 6, 0),
+        tzid="America/New_York",
+        uid="dst-exdate",
+        summary="",
+        description="",
+        location="",
+        rrule="FREQ=DAILY;COUNT=5",
+        exdates=("2017-11-05T06:00:00Z",),
+        status=EventStatus.TENTATIVE,
+        transparency=Transparency.OPAQUE,
+        sequence=0,
+    )
+    out = render("DST", "UTC", [draft], datetime(2024, 1, 1, tzinfo=UTC))
+    assert parse(out, default_tz="UTC", max_events=10).events == [draft]

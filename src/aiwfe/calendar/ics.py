@@ -271,7 +271,9 @@ def _moment(wall: datetime, tz: ZoneInfo | None) -> date | datetime:
 
 
 def _key_value(key: str, tz: ZoneInfo | None) -> date | datetime:
-    return key_date(key) if tz is None else key_instant(key).astimezone(tz)
+    # Timed RDATE/EXDATE values are written in UTC: in local time, an instant in the repeated hour at
+    # the end of DST would be ambiguous and could come back as the other occurrence.
+    return key_date(key) if tz is None else key_instant(key)
 
 
 def render(name: str, time_zone: str, events: Iterable[EventDraft], stamp: datetime) -> bytes:
