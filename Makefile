@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 
-.PHONY: help up down status test lint pytest scan bench fmt clean
+.PHONY: help up down status test lint pytest scan bench fmt clean webui
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -22,7 +22,13 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen
 	@touch $@
 
-up: $(VENV)/.synced  ## start the whole platform locally (MONITORING=1 adds Prometheus, Alertmanager, exporters)
+webui:  ## build the web UI into webui/build (needs Node.js >= 20.19; without npm the stack serves a placeholder)
+	@if command -v npm >/dev/null 2>&1; then cd webui && \
+	  { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && \
+	  { [ -f build/index.html ] && [ -z "$$(find src static package.json package-lock.json svelte.config.js vite.config.ts -newer build/index.html -print -quit)" ] || npm run build; }; \
+	else echo "npm not found: the stack serves the placeholder page"; fi
+
+up: $(VENV)/.synced webui  ## start the whole platform locally (MONITORING=1 adds Prometheus, Alertmanager, exporters)
 	$(if $(MONITORING),AIWFE_STACK_MONITORING=1) $(AIWFE) up
 
 down: $(VENV)/.synced  ## stop the local platform (data is kept)
