@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 
-.PHONY: help up down status test lint pytest scan bench fmt clean webui
+.PHONY: help up down status test lint pytest scan bench fmt clean webui validate
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ test: lint pytest scan  ## everything CI runs: lint, type-check, tests, security
 bench: $(VENV)/.synced  ## benchmarks (each prints its figures)
 	$(PY) bench/startup.py
 	$(PY) bench/auth.py
+
+validate: $(VENV)/.synced  ## health sweep, load test (USERS=1000 DURATION=300), drills, scan; report in reports/
+	$(AIWFE) validate --users $(or $(USERS),20) --duration $(or $(DURATION),20)
 
 fmt: $(VENV)/.synced  ## format and autofix
 	$(VENV)/bin/ruff format src tests bench

@@ -237,6 +237,40 @@ def snapshot(
         console.print(f"{shot.path}  ({shot.series} series, {shot.points} points)")
 
 
+def validate(
+    base_url: str | None = typer.Option(None, help="validate this URL instead of the local stack"),
+    ca: Path | None = typer.Option(None, help="CA bundle to verify --base-url with"),
+    users: int = typer.Option(20, help="concurrent Locust users (full run: 1000)"),
+    spawn_rate: float | None = typer.Option(
+        None, help="users started per second (default: ramp over half the run)"
+    ),
+    duration: float = typer.Option(20.0, help="load test seconds"),
+    out: Path = typer.Option(Path("reports"), help="the report goes to <out>/validation-<time>/"),
+    skip: list[str] = typer.Option([], help="steps to skip: health, load, failover, restore, scan"),
+    no_fail: bool = typer.Option(False, "--no-fail", help="exit 0 even when a target fails"),
+) -> None:
+    """Health sweep, load test, failover and restore drills, security scan; a JSON + Markdown report."""
+    import shlex
+    import sys
+
+    from aiwfe.ops import validate as v
+
+    options = v.Options(
+        base_url, ca, users, spawn_rate, duration, out, tuple(skip), shlex.join(["aiwfe", *sys.argv[1:]])
+    )
+    try:
+        report = v.run(options, progress=lambda text: console.print(f"[bold]>[/bold] {text}"))
+    except RuntimeError as exc:
+        console.print(f"[red]validate failed[/red]: {exc}")
+        raise typer.Exit(2) from None
+    for t in report.targets:
+        mark = "[green]PASS[/green]" if t.ok else "[red]FAIL[/red]"
+        console.print(f"{mark}  {t.name}: {t.measured} (target {t.limit})")
+    console.print(f"report: {report.folder}/report.md and report.json")
+    if not report.passed and not no_fail:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(up)
     app.command()(down)
@@ -245,3 +279,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(backup_app, name="backup")
     app.command("restore-drill")(restore_drill)
     app.command("dashboard-snapshot")(snapshot)
+    app.command("validate")(validate)

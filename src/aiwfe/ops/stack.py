@@ -69,6 +69,10 @@ class StackSettings(BaseSettings):
     hsts_max_age: int = Field(default=0, ge=0)
     webui_root: Path | None = None
     log_level: str = "INFO"
+    extra_app_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="more AIWFE_* variables for API, worker, beat (e.g. load-test rate limits)",
+    )
 
     def port_table(self) -> dict[str, tuple[int, str]]:
         table = {
@@ -229,6 +233,7 @@ class Stack:
             "AIWFE_PUBLIC_URL": f"https://{self.settings.hostname}:{self.settings.https_port}",
             "AIWFE_SMTP_HOST": "127.0.0.1",
             "AIWFE_SMTP_PORT": str(self.settings.smtp_port),
+            **self.settings.extra_app_env,
         }
 
     def caddy_env(self) -> dict[str, str]:
