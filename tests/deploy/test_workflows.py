@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from tests.stacks import running_stack
 
 from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack, StackSettings
+from aiwfe.ops.stack import Stack
 from aiwfe.ops.system import Requirement, ensure_installed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -423,37 +423,10 @@ def test_smoke_test_without_a_url_prints_its_usage() -> None:
 # --- smoke-test.sh against a running local stack ----------------------------------------------------
 
 
-def _settings(root: Path) -> StackSettings:
-    http, https, pg, rd, api1, api2, metrics, admin, smtp, prom, am, pge, rde, node, bb = free_ports(15)
-    return StackSettings(
-        dir=root,
-        http_port=http,
-        https_port=https,
-        postgres_port=pg,
-        redis_port=rd,
-        api_ports=[api1, api2],
-        worker_metrics_port=metrics,
-        caddy_admin_port=admin,
-        smtp_port=smtp,
-        prometheus_port=prom,
-        alertmanager_port=am,
-        postgres_exporter_port=pge,
-        redis_exporter_port=rde,
-        node_exporter_port=node,
-        blackbox_exporter_port=bb,
-    )
-
-
 @pytest.fixture(scope="module")
 def stack(system_packages: None) -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix="aiwfe-test-smoke-"))
-    root.chmod(0o755)
-    running = Stack(_settings(root))
-    try:
-        running.start(timeout=180)
+    with running_stack("aiwfe-test-smoke-") as running:
         yield running
-    finally:
-        running.destroy()
 
 
 @pytest.mark.stack

@@ -17,73 +17,19 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from tests.stacks import running_stack, stack_env, stack_settings
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import DB_NAME, DB_USER, Stack, StackError, StackSettings
+from aiwfe.ops.stack import DB_NAME, DB_USER, Stack, StackError
 
 pytestmark = pytest.mark.stack
 
 
-def _settings(root: Path) -> StackSettings:
-    http, https, pg, rd, api1, api2, metrics, admin, smtp, prom, am, pge, rde, node, bb = free_ports(15)
-    return StackSettings(
-        dir=root,
-        http_port=http,
-        https_port=https,
-        postgres_port=pg,
-        redis_port=rd,
-        api_ports=[api1, api2],
-        worker_metrics_port=metrics,
-        caddy_admin_port=admin,
-        smtp_port=smtp,
-        hsts_max_age=600,
-        monitoring=True,
-        prometheus_port=prom,
-        alertmanager_port=am,
-        postgres_exporter_port=pge,
-        redis_exporter_port=rde,
-        node_exporter_port=node,
-        blackbox_exporter_port=bb,
-        scrape_interval="2s",
-    )
-
-
-def _stack_env(settings: StackSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIWFE_")}
-    env.update(
-        AIWFE_STACK_DIR=str(settings.dir),
-        AIWFE_STACK_HTTP_PORT=str(settings.http_port),
-        AIWFE_STACK_HTTPS_PORT=str(settings.https_port),
-        AIWFE_STACK_POSTGRES_PORT=str(settings.postgres_port),
-        AIWFE_STACK_REDIS_PORT=str(settings.redis_port),
-        AIWFE_STACK_API_PORTS=json.dumps(settings.api_ports),
-        AIWFE_STACK_WORKER_METRICS_PORT=str(settings.worker_metrics_port),
-        AIWFE_STACK_CADDY_ADMIN_PORT=str(settings.caddy_admin_port),
-        AIWFE_STACK_SMTP_PORT=str(settings.smtp_port),
-        AIWFE_STACK_MONITORING="1",
-        AIWFE_STACK_PROMETHEUS_PORT=str(settings.prometheus_port),
-        AIWFE_STACK_ALERTMANAGER_PORT=str(settings.alertmanager_port),
-        AIWFE_STACK_POSTGRES_EXPORTER_PORT=str(settings.postgres_exporter_port),
-        AIWFE_STACK_REDIS_EXPORTER_PORT=str(settings.redis_exporter_port),
-        AIWFE_STACK_NODE_EXPORTER_PORT=str(settings.node_exporter_port),
-        AIWFE_STACK_BLACKBOX_EXPORTER_PORT=str(settings.blackbox_exporter_port),
-        AIWFE_STACK_SCRAPE_INTERVAL=settings.scrape_interval,
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def stack(system_packages: None) -> Iterator[Stack]:
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="aiwfe-test-stack-"))
-    root.chmod(0o755)
-    running = Stack(_settings(root))
-    try:
-        running.start(timeout=180)
+    with running_stack(
+        "aiwfe-test-stack-", hsts_max_age=600, monitoring=True, scrape_interval="2s"
+    ) as running:
         yield running
-    finally:
-        running.destroy()
 
 
 def _api_log_lines(stack: Stack, marker: str, expected: int = 1) -> dict[str, list[str]]:
@@ -212,19 +158,19 @@ def test_up_twice_says_the_stack_is_running_and_starts_no_second_copy(stack: Sta
     with pytest.raises(StackError, match="already-running"):
         stack.start()
     result = subprocess.run(
-        [aiwfe_bin, "up"], env=_stack_env(stack.settings), capture_output=True, text=True, timeout=60
+        [aiwfe_bin, "up"], env=stack_env(stack.settings), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0
     assert "already running" in result.stdout
     status = subprocess.run(
-        [aiwfe_bin, "status"], env=_stack_env(stack.settings), capture_output=True, text=True, timeout=60
+        [aiwfe_bin, "status"], env=stack_env(stack.settings), capture_output=True, text=True, timeout=60
     )
     assert status.returncode == 0, status.stdout + status.stderr
     assert "migrations" in status.stdout
 
 
 def test_a_taken_port_is_named_with_the_variable_that_moves_it(tmp_path: Path) -> None:
-    settings = _settings(tmp_path / "other")
+    settings = stack_settings(tmp_path / "other")
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", settings.https_port))
         blocker.listen()
@@ -284,7 +230,7 @@ def test_sign_up_through_the_stack_mails_a_verification_link_to_the_sink(stack: 
 def test_backup_and_restore_drill_commands_work_on_the_stack(
     stack: Stack, aiwfe_bin: str, tmp_path: Path
 ) -> None:
-    env = _stack_env(stack.settings)
+    env = stack_env(stack.settings)
     backup = subprocess.run(
         [aiwfe_bin, "backup", "now"], env=env, capture_output=True, text=True, timeout=300
     )
@@ -452,7 +398,7 @@ def test_dashboard_snapshots_are_drawn_from_live_prometheus_data(
     _wait_until_scraped(stack)
     result = subprocess.run(
         [aiwfe_bin, "dashboard-snapshot", "--out", str(tmp_path), "--minutes", "5"],
-        env=_stack_env(stack.settings),
+        env=stack_env(stack.settings),
         capture_output=True,
         text=True,
         timeout=120,

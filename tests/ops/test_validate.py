@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.stacks import running_stack, stack_env
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack, StackSettings
+from aiwfe.ops.stack import Stack
 
 pytestmark = pytest.mark.stack
 
@@ -24,49 +22,10 @@ RAISED_LIMITS = {
 }
 
 
-def _settings(root: Path) -> StackSettings:
-    http, https, pg, rd, api1, api2, metrics, admin, smtp = free_ports(9)
-    return StackSettings(
-        dir=root,
-        http_port=http,
-        https_port=https,
-        postgres_port=pg,
-        redis_port=rd,
-        api_ports=[api1, api2],
-        worker_metrics_port=metrics,
-        caddy_admin_port=admin,
-        smtp_port=smtp,
-        extra_app_env=RAISED_LIMITS,
-    )
-
-
-def _stack_env(settings: StackSettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIWFE_")}
-    env.update(
-        AIWFE_STACK_DIR=str(settings.dir),
-        AIWFE_STACK_HTTP_PORT=str(settings.http_port),
-        AIWFE_STACK_HTTPS_PORT=str(settings.https_port),
-        AIWFE_STACK_POSTGRES_PORT=str(settings.postgres_port),
-        AIWFE_STACK_REDIS_PORT=str(settings.redis_port),
-        AIWFE_STACK_API_PORTS=json.dumps(settings.api_ports),
-        AIWFE_STACK_WORKER_METRICS_PORT=str(settings.worker_metrics_port),
-        AIWFE_STACK_CADDY_ADMIN_PORT=str(settings.caddy_admin_port),
-        AIWFE_STACK_SMTP_PORT=str(settings.smtp_port),
-        AIWFE_STACK_EXTRA_APP_ENV=json.dumps(settings.extra_app_env),
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def stack(system_packages: None) -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix="aiwfe-test-validate-"))
-    root.chmod(0o755)
-    running = Stack(_settings(root))
-    try:
-        running.start(timeout=180)
+    with running_stack("aiwfe-test-validate-", extra_app_env=RAISED_LIMITS) as running:
         yield running
-    finally:
-        running.destroy()
 
 
 def test_validate_short_run_reports_every_step(stack: Stack, tmp_path: Path) -> None:
@@ -74,7 +33,7 @@ def test_validate_short_run_reports_every_step(stack: Stack, tmp_path: Path) -> 
     aiwfe = str(Path(sys.executable).parent / "aiwfe")
     cmd = [aiwfe, "validate", "--users", "10", "--duration", "12", "--out", str(out)]
     done = subprocess.run(
-        cmd, env=_stack_env(stack.settings), capture_output=True, text=True, timeout=600, check=False
+        cmd, env=stack_env(stack.settings), capture_output=True, text=True, timeout=600, check=False
     )
     folders = list(out.glob("validation-*"))
     assert len(folders) == 1, done.stdout + done.stderr

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.stacks import running_stack
 from tests.webui.build import WEBUI, build_webui, require_node
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack, StackSettings
+from aiwfe.ops.stack import Stack
 from aiwfe.ops.system import Requirement, ensure_installed
 
 pytestmark = pytest.mark.stack
@@ -24,22 +23,6 @@ pytestmark = pytest.mark.stack
 CHROMIUM = Requirement("chromium", "chromium")
 ADMIN_EMAIL = "ada.admin@example.com"
 ADMIN_PASSWORD = "correct horse battery staple admin"
-
-
-def _settings(root: Path, webui: Path) -> StackSettings:
-    http, https, pg, rd, api1, api2, metrics, admin, smtp = free_ports(9)
-    return StackSettings(
-        dir=root,
-        http_port=http,
-        https_port=https,
-        postgres_port=pg,
-        redis_port=rd,
-        api_ports=[api1, api2],
-        worker_metrics_port=metrics,
-        caddy_admin_port=admin,
-        smtp_port=smtp,
-        webui_root=webui,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +34,8 @@ def webui() -> Path:
 
 @pytest.fixture(scope="module")
 def stack(system_packages: None, webui: Path) -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix="aiwfe-test-webui-"))
-    root.chmod(0o755)
-    running = Stack(_settings(root, webui))
-    try:
-        running.start(timeout=180)
+    with running_stack("aiwfe-test-webui-", webui_root=webui) as running:
         yield running
-    finally:
-        running.destroy()
 
 
 def _create_admin(stack: Stack, aiwfe_bin: str) -> None:
