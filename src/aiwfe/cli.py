@@ -6,6 +6,7 @@ prometheus_client is loaded, and so ``aiwfe --help`` stays fast.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -64,6 +65,8 @@ def api(
 
 def _prepare_metrics_dir(settings: Settings) -> None:
     folder = Path(settings.worker_metrics_dir or tempfile.mkdtemp(prefix="aiwfe-worker-metrics-"))
+    if not settings.worker_metrics_dir:
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # our own temp folder: leave nothing
     if folder.exists():
         shutil.rmtree(folder)  # stale files from a previous run would double-count
     folder.mkdir(parents=True)
