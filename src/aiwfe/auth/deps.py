@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.auth.audit import ClientInfo
@@ -15,7 +15,7 @@ from aiwfe.auth.errors import AuthenticationRequired, CsrfFailed, Forbidden
 from aiwfe.auth.models import AccessToken, Role, User
 from aiwfe.auth.service import PAT_PREFIX, AuthDeps, AuthService
 from aiwfe.auth.sessions import SessionRecord
-from aiwfe.core.crypto import same
+from aiwfe.core.crypto import new_token, same
 from aiwfe.core.db import get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -127,3 +127,32 @@ async def require_admin(principal: Principal = Depends(require_scope("admin"))) 
     if principal.user.role is not Role.ADMIN:
         raise Forbidden("administrators only")
     return principal
+
+
+def set_session_cookies(request: Request, response: Response, service: AuthService, token: str) -> str:
+    """Set the HttpOnly session cookie and a readable CSRF cookie; returns the CSRF token."""
+    settings = service.settings
+    secure = request.url.scheme == "https" or (
+        settings.public_url.startswith("https://") and settings.env == "production"
+    )
+    max_age = settings.session_absolute_hours * 3600
+    response.set_cookie(
+        settings.session_cookie_name,
+        token,
+        max_age=max_age,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        path="/",
+    )
+    csrf = new_token(24)
+    response.set_cookie(
+        settings.csrf_cookie_name,
+        csrf,
+        max_age=max_age,
+        httponly=False,
+        secure=secure,
+        samesite="lax",
+        path="/",
+    )
+    return csrf

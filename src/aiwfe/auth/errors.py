@@ -72,9 +72,3 @@ class BadToken(AppError):
     status = 400
     code = "bad-token"
     title = "The token cannot be used"
-
-
-class NotFound(AppError):
-    status = 404
-    code = "not-found"
-    title = "Not found"

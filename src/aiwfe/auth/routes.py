@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from aiwfe.auth import audit
-from aiwfe.auth.deps import Principal, auth_service, current_principal, require_admin, require_scope
+from aiwfe.auth.deps import (
+    Principal,
+    auth_service,
+    current_principal,
+    require_admin,
+    require_scope,
+    set_session_cookies,
+)
 from aiwfe.auth.errors import Forbidden
 from aiwfe.auth.models import User
 from aiwfe.auth.schemas import (
@@ -36,7 +43,6 @@ from aiwfe.auth.schemas import (
     UserOut,
 )
 from aiwfe.auth.service import AuthService, MfaChallenge, SignedIn
-from aiwfe.core.crypto import new_token
 
 auth = APIRouter(prefix="/auth", tags=["auth"])
 me = APIRouter(prefix="/me", tags=["me"])
@@ -57,40 +63,12 @@ def user_out(user: User) -> UserOut:
     )
 
 
-def _set_session_cookies(request: Request, response: Response, service: AuthService, token: str) -> str:
-    settings = service.settings
-    secure = request.url.scheme == "https" or (
-        settings.public_url.startswith("https://") and settings.env == "production"
-    )
-    max_age = settings.session_absolute_hours * 3600
-    response.set_cookie(
-        settings.session_cookie_name,
-        token,
-        max_age=max_age,
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-        path="/",
-    )
-    csrf = new_token(24)
-    response.set_cookie(
-        settings.csrf_cookie_name,
-        csrf,
-        max_age=max_age,
-        httponly=False,
-        secure=secure,
-        samesite="lax",
-        path="/",
-    )
-    return csrf
-
-
 def _signed_in(
     request: Request, response: Response, service: AuthService, result: SignedIn, mode: str
 ) -> LoginOut:
     if mode == "token":
         return LoginOut(user=user_out(result.user), session_token=result.token)
-    csrf = _set_session_cookies(request, response, service, result.token)
+    csrf = set_session_cookies(request, response, service, result.token)
     return LoginOut(user=user_out(result.user), csrf_token=csrf)
 
 

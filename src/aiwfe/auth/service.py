@@ -22,7 +22,6 @@ from aiwfe.auth.errors import (
     Forbidden,
     InvalidCredentials,
     InvalidMfaCode,
-    NotFound,
     RegistrationClosed,
     WeakPassword,
 )
@@ -32,6 +31,7 @@ from aiwfe.auth.ratelimit import Lockout, RateLimiter, account_key
 from aiwfe.auth.sessions import SessionRecord, SessionStore
 from aiwfe.core.clock import Clock
 from aiwfe.core.crypto import decrypt, encrypt, new_token, token_hash
+from aiwfe.core.errors import NotFoundError
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import RegistrationMode, Settings
 
@@ -203,7 +203,7 @@ class AuthService:
     async def revoke_invite(self, admin: User, invite_id: uuid.UUID) -> None:
         row = await self.db.get(Invite, invite_id)
         if row is None:
-            raise NotFound("no such invitation")
+            raise NotFoundError("no such invitation")
         if row.revoked_at is None and row.used_at is None:
             row.revoked_at = _utcnow(self.deps.clock)
             self._audit("invite_revoked", user_id=admin.id, invite=str(row.id))
@@ -412,7 +412,7 @@ class AuthService:
 
     async def revoke_session(self, user: User, session_id: str) -> None:
         if not await self.deps.sessions.revoke(user.id, session_id):
-            raise NotFound("no such session")
+            raise NotFoundError("no such session")
         self._audit("session_revoked", user_id=user.id, session=session_id[:8])
         await self.db.commit()
 
@@ -594,7 +594,7 @@ class AuthService:
     async def revoke_access_token(self, user: User, token_id: uuid.UUID) -> None:
         row = await self.db.get(AccessToken, token_id)
         if row is None or row.user_id != user.id:
-            raise NotFound("no such token")
+            raise NotFoundError("no such token")
         if row.revoked_at is None:
             row.revoked_at = _utcnow(self.deps.clock)
             self._audit("token_revoked", user_id=user.id, token=str(row.id))
@@ -616,7 +616,7 @@ class AuthService:
     ) -> User:
         user = await self.user_by_id(user_id)
         if user is None:
-            raise NotFound("no such user")
+            raise NotFoundError("no such user")
         if user.id == admin.id and (is_active is False or role is Role.USER):
             raise Forbidden("administrators cannot demote or deactivate themselves")
         if role is not None and role is not user.role:

@@ -9,9 +9,8 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from aiwfe.auth.deps import Principal, auth_service, current_principal, require_scope
+from aiwfe.auth.deps import Principal, auth_service, current_principal, require_scope, set_session_cookies
 from aiwfe.auth.errors import Forbidden
-from aiwfe.auth.routes import _set_session_cookies
 from aiwfe.auth.service import AuthService, MfaChallenge, SignedIn
 from aiwfe.core.settings import Environment, Settings
 from aiwfe.oauth.schemas import LinkStartOut, OAuthAccountOut, ProviderOut, UnlinkedOut
@@ -102,7 +101,7 @@ async def callback(
         target = _public(service.settings, f"/login#mfa_token={finished.signed_in.mfa_token}")
     response = RedirectResponse(target, status_code=303)
     if isinstance(finished.signed_in, SignedIn):
-        _set_session_cookies(request, response, service.auth, finished.signed_in.token)
+        set_session_cookies(request, response, service.auth, finished.signed_in.token)
     response.delete_cookie(BINDING_COOKIE, path=_callback_path(request, provider))
     return response
 
