@@ -25,6 +25,7 @@ from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Environment, Settings
 from aiwfe.ops.ports import free_ports
 from aiwfe.ops.postgres import PostgresCluster
+from aiwfe.ops.radicale import Radicale
 from aiwfe.ops.redis import RedisServer
 from aiwfe.ops.smtp_sink import SmtpSink
 from aiwfe.ops.system import ensure_installed
@@ -91,6 +92,19 @@ def smtp_sink() -> Iterator[SmtpSink]:
     finally:
         sink.stop()
         shutil.rmtree(sink.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[Radicale]:
+    """A real Radicale CalDAV server; ``radicale.create_calendar(user, password)`` makes a collection."""
+    (port,) = free_ports(1)
+    root = _scratch_dir("aiwfe-test-radicale-")
+    server = Radicale(root / "radicale", port).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -182,6 +196,8 @@ def worker(
         AIWFE_WORKER_METRICS_DIR=str(folder / "metrics"),
         AIWFE_WORKER_NAME=name,
         AIWFE_SMTP_PORT=str(base_settings.smtp_port),
+        # Calendar sync tests serve their sources on loopback.
+        AIWFE_CALENDAR_SYNC_ALLOW_PRIVATE_HOSTS="true",
     )
     log = folder / "worker.log"
     with log.open("wb") as handle:

@@ -2,6 +2,8 @@
 
 from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, Invite, RecoveryCode, User
 from aiwfe.calendar.models import Calendar, CalendarImport, Event
+from aiwfe.calendar.reminders.models import Delivery, Notification, Reminder, ScanMark, Webhook
+from aiwfe.calendar.sync.models import SyncItem, SyncSource
 from aiwfe.oauth.models import OAuthAccount
 from aiwfe.ops.models import Canary
 
@@ -11,10 +13,17 @@ __all__ = [
     "Calendar",
     "CalendarImport",
     "Canary",
+    "Delivery",
     "EmailToken",
     "Event",
     "Invite",
+    "Notification",
     "OAuthAccount",
     "RecoveryCode",
+    "Reminder",
+    "ScanMark",
+    "SyncItem",
+    "SyncSource",
     "User",
+    "Webhook",
 ]

@@ -287,9 +287,9 @@ def test_sessions_and_queued_tasks_survive_a_redis_restart(stack: Stack) -> None
 
 # ---- monitoring (the stack runs with AIWFE_STACK_MONITORING) ------------------------------------
 
-# Metrics that only exist elsewhere: Kubernetes (kube-state-metrics, cAdvisor) and the backup and
-# reminder exporters of issues still open. Everything else a rule or panel names must exist here.
-NOT_IN_LOCAL_STACK = re.compile(r"^(kube_|container_|aiwfe_reminders_lag_seconds$)")
+# Metrics that only exist elsewhere: Kubernetes (kube-state-metrics, cAdvisor). Everything else a rule
+# or panel names must exist here.
+NOT_IN_LOCAL_STACK = re.compile(r"^(kube_|container_)")
 METRIC_PREFIXES = re.compile(r"^(aiwfe[_:]|pg_|redis_|node_|caddy_|probe_|process_|kube_|container_)")
 
 

@@ -14,6 +14,7 @@ from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
 from aiwfe.auth.service import AuthDeps
 from aiwfe.calendar import routes as calendar_routes
+from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
@@ -39,6 +40,8 @@ def api_router() -> APIRouter:
     for domain_router in oauth_routes.routers:
         router.include_router(domain_router)
     for domain_router in calendar_routes.routers:
+        router.include_router(domain_router)
+    for domain_router in reminder_routes.routers:
         router.include_router(domain_router)
 
     @router.get("", summary="API index", tags=["meta"])

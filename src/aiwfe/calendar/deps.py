@@ -7,23 +7,43 @@ import uuid
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import State
 
+from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.service import CalendarDeps, CalendarService
 from aiwfe.calendar.tasks import IMPORT_ICS
 from aiwfe.core.db import get_session
 
 
-def calendar_deps(request: Request) -> CalendarDeps:
+def page_cache(state: State) -> PageCache:
+    """This API process's range-query page cache, made on first use."""
+    cache: PageCache | None = getattr(state, "calendar_pages", None)
+    if cache is None:
+        settings = state.settings
+        cache = PageCache(
+            state.redis,
+            ttl_seconds=settings.calendar_cache_seconds,
+            memory_bytes=settings.calendar_cache_memory_bytes,
+        )
+        state.calendar_pages = cache
+    return cache
+
+
+# Async, though nothing is awaited: FastAPI runs plain-def dependencies in its thread pool, a thread
+# hop per request that the month view (and every calendar route) does not need.
+async def calendar_deps(request: Request) -> CalendarDeps:
     state = request.app.state
 
     async def enqueue_import(import_id: uuid.UUID) -> None:
         # Publishing is a blocking broker round trip; keep it off the event loop.
         await asyncio.to_thread(state.celery.send_task, IMPORT_ICS, args=[str(import_id)])
 
-    return CalendarDeps(settings=state.settings, redis=state.redis, enqueue_import=enqueue_import)
+    return CalendarDeps(
+        settings=state.settings, redis=state.redis, enqueue_import=enqueue_import, pages=page_cache(state)
+    )
 
 
-def calendar_service(
+async def calendar_service(
     deps: CalendarDeps = Depends(calendar_deps), db: AsyncSession = Depends(get_session)
 ) -> CalendarService:
     return CalendarService(db, deps)

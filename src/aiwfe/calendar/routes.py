@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 from aiwfe.auth.deps import Principal, require_scope
 from aiwfe.calendar.deps import calendar_service
 from aiwfe.calendar.errors import InvalidQuery, UploadTooLarge
-from aiwfe.calendar.models import Calendar, CalendarImport, ImportStatus
+from aiwfe.calendar.models import Calendar, CalendarImport, CalendarSource, ImportStatus
 from aiwfe.calendar.schemas import (
     CalendarIn,
     CalendarOut,
@@ -25,6 +25,8 @@ from aiwfe.calendar.schemas import (
     Scope,
 )
 from aiwfe.calendar.service import CalendarService, RangeQuery, event_out
+from aiwfe.calendar.sync import service as sync
+from aiwfe.calendar.sync.deps import sync_enqueuer
 
 calendars = APIRouter(prefix="/calendars", tags=["calendars"])
 events = APIRouter(prefix="/events", tags=["events"])
@@ -49,6 +51,7 @@ def calendar_out(calendar: Calendar) -> CalendarOut:
         sync_status=calendar.sync_status,
         last_synced_at=calendar.last_synced_at,
         sync_error=calendar.sync_error,
+        read_only=sync.is_read_only(calendar),
         feed_enabled=calendar.feed_token_hash is not None,
         version=calendar.version,
         created_at=calendar.created_at,
@@ -92,8 +95,27 @@ async def create_calendar(
     body: CalendarIn,
     principal: Principal = Depends(require_scope("write")),
     service: CalendarService = Depends(calendar_service),
+    enqueue_sync: sync.EnqueueSync = Depends(sync_enqueuer),
 ) -> CalendarOut:
+    """A local calendar, or one synced from an ICS URL, CalDAV or Google (its first sync is enqueued)."""
+    if body.source is not CalendarSource.LOCAL:
+        created = await sync.create_synced(
+            service.db, service.settings, principal.user.id, body, enqueue_sync
+        )
+        return calendar_out(created)
     return calendar_out(await service.create_calendar(principal.user.id, body))
+
+
+@calendars.post("/{calendar_id}/sync", status_code=status.HTTP_202_ACCEPTED, response_model=CalendarOut)
+async def sync_calendar(
+    calendar_id: uuid.UUID,
+    principal: Principal = Depends(require_scope("write")),
+    service: CalendarService = Depends(calendar_service),
+    enqueue_sync: sync.EnqueueSync = Depends(sync_enqueuer),
+) -> CalendarOut:
+    """Sync now (a worker runs it); 409 for a local calendar. Poll the calendar for the outcome."""
+    calendar = await service.calendar(principal.user.id, calendar_id)
+    return calendar_out(await sync.request_sync(service.db, calendar, enqueue_sync))
 
 
 @calendars.get("/{calendar_id}", response_model=CalendarOut)

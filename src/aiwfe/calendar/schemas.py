@@ -6,8 +6,18 @@ import datetime as dt
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from aiwfe.calendar.draft import MAX_DATES, MAX_DESCRIPTION, MAX_LOCATION, MAX_SUMMARY, MAX_UID
 from aiwfe.calendar.models import (
@@ -36,19 +46,52 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+SourceUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+Secret = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+RemoteCalendarId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1024)]
+_NEEDS: dict[str, tuple[CalendarSource, ...]] = {
+    "source_url": (CalendarSource.ICS, CalendarSource.CALDAV),
+    "username": (CalendarSource.CALDAV,),
+    "password": (CalendarSource.CALDAV,),
+    "connected_account_id": (CalendarSource.GOOGLE,),
+}
+_ALLOWED: dict[str, tuple[CalendarSource, ...]] = {**_NEEDS, "remote_calendar_id": (CalendarSource.GOOGLE,)}
+
+
 class CalendarIn(Strict):
+    """A local calendar, or one synced from a source (docs/calendars.md): ``ics`` needs ``source_url``;
+    ``caldav`` needs ``source_url`` (the collection), ``username`` and ``password``; ``google`` needs
+    ``connected_account_id`` (and takes ``remote_calendar_id``, default ``primary``)."""
+
     name: Name
     color: Color = "#3b82f6"
     time_zone: ZoneName = "UTC"
     source: CalendarSource = CalendarSource.LOCAL
+    source_url: SourceUrl | None = Field(default=None, validate_default=True)
+    username: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None, validate_default=True
+    )
+    password: Secret | None = Field(default=None, validate_default=True, description="write-only")
+    connected_account_id: uuid.UUID | None = Field(default=None, validate_default=True)
+    remote_calendar_id: RemoteCalendarId | None = Field(default=None, validate_default=True)
 
     _zone = field_validator("time_zone")(_valid_zone)
 
-    @field_validator("source")
+    @field_validator("source_url", "username", "password", "connected_account_id", "remote_calendar_id")
     @classmethod
-    def _local_only(cls, value: CalendarSource) -> CalendarSource:
-        if value is not CalendarSource.LOCAL:
-            raise ValueError(f"calendars synced from {value.value} cannot be created yet; use 'local'")
+    def _fits_source(cls, value: object, info: ValidationInfo) -> object:
+        source = info.data.get("source", CalendarSource.LOCAL)
+        name = info.field_name or ""
+        if value is None:
+            if source in _NEEDS.get(name, ()):
+                raise ValueError(f"is required for a calendar synced from {source.value}")
+            return value
+        if source not in _ALLOWED[name]:
+            raise ValueError(f"does not apply to a {source.value} calendar")
+        if name == "source_url":
+            parts = urlsplit(str(value))
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an http:// or https:// URL")
         return value
 
 
@@ -72,6 +115,7 @@ class CalendarOut(BaseModel):
     sync_status: SyncStatus
     last_synced_at: datetime | None
     sync_error: str | None
+    read_only: bool = Field(description="events come one-way from the source and cannot be edited here")
     feed_enabled: bool
     version: int
     created_at: datetime

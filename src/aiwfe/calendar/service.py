@@ -13,7 +13,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import cached_property, partial
 from typing import Literal
 
 from redis.asyncio import Redis
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar import ics, imports
+from aiwfe.calendar.cache import FORMAT, PageCache
 from aiwfe.calendar.draft import EventDraft, checked
 from aiwfe.calendar.errors import (
     CalendarNotFound,
@@ -37,6 +39,7 @@ from aiwfe.calendar.errors import (
 )
 from aiwfe.calendar.models import Calendar, CalendarImport, Event, EventStatus, ImportStatus, Transparency
 from aiwfe.calendar.recurrence import (
+    Expansion,
     Instance,
     RecurrenceError,
     expand,
@@ -61,12 +64,12 @@ from aiwfe.calendar.schemas import (
     OccurrencePage,
 )
 from aiwfe.calendar.store import bump_version, draft_of, fill, new_row
+from aiwfe.calendar.sync.service import check_writable
 from aiwfe.core.crypto import new_token, token_hash
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
 
 log = get_logger(__name__)
-PAGE_CACHE = "aiwfe:calendar:page:"
 Scope = Literal["series", "occurrence", "following"]
 EnqueueImport = Callable[[uuid.UUID], Awaitable[None]]
 
@@ -78,6 +81,8 @@ class CalendarDeps:
     settings: Settings
     redis: Redis
     enqueue_import: EnqueueImport
+    # The API process's page cache; without one, pages are cached in Redis only.
+    pages: PageCache | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,7 @@ class _Occurrence:
     def key(self) -> str | None:
         return self.instance.key if self.recurring or self.override is not None else None
 
-    @property
+    @cached_property
     def id(self) -> str:
         return str(self.event_id) if self.key is None else f"{self.event_id}@{self.key}"
 
@@ -275,6 +280,9 @@ class CalendarService:
         self.deps = deps
         self.settings = deps.settings
         self.limit = deps.settings.calendar_max_instances
+        self.pages = deps.pages or PageCache(
+            deps.redis, ttl_seconds=deps.settings.calendar_cache_seconds, memory_bytes=0
+        )
 
     # ---- calendars -------------------------------------------------------------------------------
 
@@ -366,6 +374,7 @@ class CalendarService:
 
     async def create_event(self, user_id: uuid.UUID, body: EventIn) -> Event:
         calendar = await self.calendar(user_id, body.calendar_id)
+        check_writable(calendar)
         dtstart, tzid = _wall(body.start, calendar.time_zone)
         if body.end is not None:
             dtend = _end_wall(body.end, tzid, calendar.time_zone)
@@ -461,6 +470,7 @@ class CalendarService:
         if_match: str | None = None,
     ) -> Event:
         master, calendar, own_key = await self._series(user_id, event_id)
+        check_writable(calendar)
         if own_key is not None and scope == "series":
             scope = "occurrence"
         self._check_etag(
@@ -594,6 +604,7 @@ class CalendarService:
         if_match: str | None = None,
     ) -> None:
         master, calendar, own_key = await self._series(user_id, event_id)
+        check_writable(calendar)
         if own_key is not None and scope == "series":
             scope = "occurrence"
         self._check_etag(
@@ -679,7 +690,11 @@ class CalendarService:
             exdates: set[str] = set()
             if master is not None:
                 exdates = set(master.exdates)
-                expansion = expand(draft_of(master).series, start, end, date_zone=date_zone, limit=self.limit)
+                # A write gives its row a new ETag: the other series' expansions are reused.
+                expansion = self.pages.expansion(
+                    (master.id, master.etag, calendar.time_zone, start, end, self.limit),
+                    partial(self._expand, master, start, end, date_zone),
+                )
                 truncated = truncated or expansion.truncated
                 for instance in expansion.instances:
                     if instance.key not in overrides:
@@ -696,6 +711,9 @@ class CalendarService:
         found.sort(key=lambda o: (o.start, o.id))
         return found, truncated
 
+    def _expand(self, master: Event, start: datetime, end: datetime, date_zone: tzinfo) -> Expansion:
+        return expand(draft_of(master).series, start, end, date_zone=date_zone, limit=self.limit)
+
     async def page_etag(self, user_id: uuid.UUID, query: RangeQuery) -> str:
         """The ETag of a page: it changes exactly when one of its calendars (or the query) does."""
         start, end = self._check_range(query.start, query.end)
@@ -710,16 +728,15 @@ class CalendarService:
             query.limit,
             query.cursor,
             self.limit,
+            FORMAT,
         ]
         return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:32]
 
-    async def occurrence_page(self, user_id: uuid.UUID, query: RangeQuery, etag: str) -> str:
-        """One page of occurrences as JSON (cached in Redis under its ETag)."""
-        cache_seconds = self.settings.calendar_cache_seconds
-        if cache_seconds:
-            cached = await self.deps.redis.get(PAGE_CACHE + etag)
-            if cached is not None:
-                return str(cached)
+    async def occurrence_page(self, user_id: uuid.UUID, query: RangeQuery, etag: str) -> bytes:
+        """One page of occurrences as JSON, cached under its ETag (see ``cache.py``)."""
+        return await self.pages.get_or_build(etag, lambda: self._build_page(user_id, query))
+
+    async def _build_page(self, user_id: uuid.UUID, query: RangeQuery) -> bytes:
         start, end = self._check_range(query.start, query.end)
         calendars = await self._calendars(user_id, query.calendar_id)
         found, truncated = await self._occurrences(calendars, start, end)
@@ -733,9 +750,7 @@ class CalendarService:
             next_cursor=_encode_cursor(page[-1].start, page[-1].id) if more else None,
             truncated=truncated,
         ).model_dump_json()
-        if cache_seconds:
-            await self.deps.redis.set(PAGE_CACHE + etag, body, ex=cache_seconds)
-        return body
+        return body.encode()
 
     async def free_busy(
         self, user_id: uuid.UUID, start: datetime, end: datetime, calendar_id: uuid.UUID | None = None
@@ -768,6 +783,7 @@ class CalendarService:
     async def import_ics(self, user_id: uuid.UUID, calendar_id: uuid.UUID, data: bytes) -> CalendarImport:
         """Import an .ics: small files at once (a bad file is a 422), large ones as a worker job."""
         calendar = await self.calendar(user_id, calendar_id)
+        check_writable(calendar)
         if len(data) > self.settings.calendar_import_max_bytes:
             raise UploadTooLarge(f"the file is larger than {self.settings.calendar_import_max_bytes} bytes")
         job = CalendarImport(id=uuid.uuid4(), calendar_id=calendar.id, size_bytes=len(data))

@@ -138,11 +138,55 @@ class Settings(BaseSettings):
     calendar_cache_seconds: int = Field(
         default=300, ge=0, description="range-query pages cached in Redis by calendar version; 0 = off"
     )
+    calendar_cache_memory_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=0, description="per API process, in front of Redis; 0 = Redis only"
+    )
     calendar_import_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     calendar_import_inline_bytes: int = Field(
         default=256 * 1024, ge=0, description="larger uploads are imported by the worker"
     )
     calendar_import_max_events: int = Field(default=20000, ge=1)
+    # --- calendar sync sources (docs/calendars.md)
+    calendar_sync_interval_minutes: int = Field(default=15, ge=1, description="how often each source syncs")
+    calendar_sync_scan_seconds: float = Field(default=60.0, gt=0, description="beat interval of the due scan")
+    calendar_sync_timeout_seconds: float = Field(default=15.0, gt=0, description="per call to a remote")
+    calendar_sync_attempts: int = Field(default=3, ge=1, description="tries per call to a remote")
+    calendar_sync_backoff_seconds: float = Field(default=0.5, ge=0, description="first retry delay, doubling")
+    calendar_sync_breaker_threshold: int = Field(default=5, ge=1, description="outages that open a circuit")
+    calendar_sync_breaker_reset_seconds: int = Field(default=60, ge=1, description="how long it stays open")
+    calendar_sync_allow_private_hosts: bool = Field(
+        default=False, description="let sync sources point at loopback/private addresses (tests, LAN servers)"
+    )
+    google_calendar_api_url: str = Field(
+        default="https://www.googleapis.com/calendar/v3", description="Google Calendar API base URL"
+    )
+
+    # --- event reminders (docs/reminders.md)
+    reminders_scan_seconds: float = Field(default=60.0, gt=0, description="beat interval of the due scan")
+    reminders_grace_seconds: int = Field(
+        default=900, ge=0, description="a reminder missed by at most this is sent late; older: skipped"
+    )
+    reminders_lease_seconds: int = Field(
+        default=120, ge=1, description="a claim by a worker that vanished lapses after this"
+    )
+    reminders_max_attempts: int = Field(default=5, ge=1, description="send attempts before a delivery fails")
+    reminders_scan_on_worker_start: bool = Field(
+        default=True, description="a starting worker scans at once (catch-up after downtime)"
+    )
+    reminders_webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="per webhook POST")
+    reminders_webhook_attempts: int = Field(default=3, ge=1, description="tries per webhook send")
+    reminders_webhook_backoff_seconds: float = Field(
+        default=0.5, ge=0, description="first retry delay, doubling"
+    )
+    reminders_webhook_breaker_threshold: int = Field(
+        default=5, ge=1, description="failures that open a receiver's circuit"
+    )
+    reminders_webhook_breaker_reset_seconds: int = Field(
+        default=60, ge=1, description="how long a receiver's circuit stays open"
+    )
+    reminders_webhook_allow_private_hosts: bool = Field(
+        default=False, description="let webhook URLs target loopback/private addresses (tests, LAN receivers)"
+    )
 
     @property
     def celery_broker_url(self) -> str:

@@ -18,6 +18,8 @@ TASK_MODULES = [
     "aiwfe.auth.tasks",
     "aiwfe.oauth.tasks",
     "aiwfe.calendar.tasks",
+    "aiwfe.calendar.reminders.tasks",
+    "aiwfe.calendar.sync.tasks",
 ]
 DEFAULT_QUEUE = "celery"
 
@@ -58,6 +60,16 @@ def create_celery(settings: Settings | None = None) -> Celery:
             "refresh-oauth-tokens": {
                 "task": "aiwfe.oauth.refresh_tokens",
                 "schedule": settings.oauth_refresh_every_seconds,
+            },
+            "scan-reminders": {
+                "task": "aiwfe.reminders.scan",
+                "schedule": settings.reminders_scan_seconds,
+                # A scan that waited longer than one interval is superseded by the next one.
+                "options": {"expires": settings.reminders_scan_seconds},
+            },
+            "sync-calendars": {
+                "task": "aiwfe.calendar.sync_due",
+                "schedule": settings.calendar_sync_scan_seconds,
             },
         },
         timezone="UTC",

@@ -1,0 +1,97 @@
+"""HTTP routes of reminders: thin — parse, call one service method, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiwfe.auth.deps import Principal, require_scope
+from aiwfe.calendar.deps import calendar_service
+from aiwfe.calendar.reminders.schemas import (
+    MAX_REMINDERS,
+    NotificationOut,
+    NotificationPage,
+    ReminderIn,
+    ReminderOut,
+    WebhookIn,
+    WebhookOut,
+)
+from aiwfe.calendar.reminders.service import ReminderService
+from aiwfe.calendar.service import CalendarService
+from aiwfe.core.db import get_session
+
+events = APIRouter(prefix="/events", tags=["reminders"])
+notifications = APIRouter(prefix="/notifications", tags=["reminders"])
+hooks = APIRouter(prefix="/reminders", tags=["reminders"])
+routers = [events, notifications, hooks]
+
+
+def reminder_service(
+    calendars: CalendarService = Depends(calendar_service), db: AsyncSession = Depends(get_session)
+) -> ReminderService:
+    return ReminderService(db, calendars.settings, calendars)
+
+
+@events.get("/{event_id}/reminders", response_model=list[ReminderOut])
+async def get_reminders(
+    event_id: uuid.UUID,
+    principal: Principal = Depends(require_scope("read")),
+    service: ReminderService = Depends(reminder_service),
+) -> list[ReminderOut]:
+    """The reminders of the event's series (an override's id stands for its series)."""
+    return await service.reminders(principal.user.id, event_id)
+
+
+@events.put("/{event_id}/reminders", response_model=list[ReminderOut])
+async def set_reminders(
+    event_id: uuid.UUID,
+    body: Annotated[list[ReminderIn], Body(max_length=MAX_REMINDERS)],
+    principal: Principal = Depends(require_scope("write")),
+    service: ReminderService = Depends(reminder_service),
+) -> list[ReminderOut]:
+    """Replace the reminders: at most 10, each ``minutes_before`` 0..40320 through one channel."""
+    return await service.set_reminders(principal.user.id, event_id, body)
+
+
+@notifications.get("", response_model=NotificationPage)
+async def list_notifications(
+    limit: int = Query(default=50, ge=1, le=200),
+    cursor: str | None = Query(default=None, max_length=200),
+    unread: bool = Query(default=False, description="only unread ones"),
+    principal: Principal = Depends(require_scope("read")),
+    service: ReminderService = Depends(reminder_service),
+) -> NotificationPage:
+    return await service.notifications(principal.user.id, limit=limit, cursor=cursor, unread_only=unread)
+
+
+@notifications.post("/{notification_id}/read", response_model=NotificationOut)
+async def mark_read(
+    notification_id: uuid.UUID,
+    principal: Principal = Depends(require_scope("write")),
+    service: ReminderService = Depends(reminder_service),
+) -> NotificationOut:
+    return await service.mark_read(principal.user.id, notification_id)
+
+
+@hooks.get("/webhook", response_model=WebhookOut)
+async def get_webhook(
+    principal: Principal = Depends(require_scope("read")),
+    service: ReminderService = Depends(reminder_service),
+) -> WebhookOut:
+    """The webhook URL (the secret is never shown again after it was made)."""
+    return await service.webhook(principal.user.id)
+
+
+@hooks.post("/webhook", response_model=WebhookOut)
+async def configure_webhook(
+    body: WebhookIn,
+    principal: Principal = Depends(require_scope("write")),
+    service: ReminderService = Depends(reminder_service),
+) -> WebhookOut:
+    """Set the URL (``null`` disables) and/or rotate the signing secret (a new one is in this answer only)."""
+    return await service.configure_webhook(
+        principal.user.id, body.url, set_url="url" in body.model_fields_set, rotate_secret=body.rotate_secret
+    )

@@ -1,0 +1,1 @@
+"""Calendar sync sources: subscribed ICS URLs, CalDAV collections and Google calendars."""

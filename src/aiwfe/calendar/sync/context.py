@@ -1,0 +1,27 @@
+"""What one sync run works with: its database session (one transaction), the calendar, its source row,
+the remote connection and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aiwfe.calendar.models import Calendar
+from aiwfe.calendar.sync.models import SyncSource
+from aiwfe.calendar.sync.remote import Remote
+from aiwfe.core.settings import Settings
+
+
+@dataclass
+class SyncContext:
+    db: AsyncSession
+    calendar: Calendar
+    source: SyncSource
+    remote: Remote
+    settings: Settings
+    access_token: str | None = None  # Google: fetched before the run's transaction
+
+    @property
+    def limit(self) -> int:
+        return self.settings.calendar_max_instances
