@@ -6,6 +6,8 @@ const api = process.env.AIWFE_API_ORIGIN ?? 'http://localhost:8080';
 
 export default defineConfig({
 	plugins: [sveltekit()],
+	// Unit tests mount components in jsdom: Svelte's browser build, not its server one.
+	resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
 	server: {
 		port: 5173,
 		strictPort: true,

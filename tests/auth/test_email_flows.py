@@ -61,6 +61,8 @@ async def test_password_reset_sets_the_new_password_once_and_revokes_sessions(
     new_password = "fresh start passphrase 31"
     weak = await api.http.post("/api/v1/auth/password-reset", json={"token": token, "new_password": "short"})
     assert weak.status_code == 422
+    assert weak.json()["type"].endswith("/weak-password")
+    assert weak.json()["field"] == "new_password"
     done = await api.http.post(
         "/api/v1/auth/password-reset", json={"token": token, "new_password": new_password}
     )

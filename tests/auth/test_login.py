@@ -229,6 +229,19 @@ async def test_password_change_revokes_other_sessions_and_replaces_the_current_o
     assert await login_token(api.http, "n@example.com", new_password)
 
 
+async def test_a_weak_new_password_names_the_new_password_field(api: Api) -> None:
+    await register(api.http, "w@example.com")
+    token = await login_token(api.http, "w@example.com")
+    response = await api.http.post(
+        "/api/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": "short"},
+        headers=bearer(token),
+    )
+    assert response.status_code == 422
+    assert response.json()["type"].endswith("/weak-password")
+    assert response.json()["field"] == "new_password"
+
+
 async def test_wrong_current_password_changes_nothing(api: Api) -> None:
     await register(api.http, "o@example.com")
     token = await login_token(api.http, "o@example.com")

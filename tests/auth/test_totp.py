@@ -44,6 +44,8 @@ async def test_sign_in_needs_the_code_after_the_password(api: Api) -> None:
         "/api/v1/auth/login/mfa", json={"mfa_token": mfa_token, "code": "000000", "mode": "token"}
     )
     assert wrong.status_code == 401
+    assert wrong.json()["type"].endswith("/invalid-mfa-code")
+    assert wrong.json()["field"] == "code"
     code = pyotp.TOTP(secret).at(api.clock())
     ok = await api.http.post(
         "/api/v1/auth/login/mfa", json={"mfa_token": mfa_token, "code": code, "mode": "token"}
@@ -65,6 +67,7 @@ async def test_a_code_is_accepted_once_only(api: Api) -> None:
     replay = await api.http.post("/api/v1/auth/login/mfa", json={"mfa_token": second, "code": code})
     assert replay.status_code == 401
     assert replay.json()["type"].endswith("/invalid-mfa-code")
+    assert replay.json()["field"] == "code"
 
 
 async def test_a_recovery_code_works_once(api: Api) -> None:
@@ -79,6 +82,20 @@ async def test_a_recovery_code_works_once(api: Api) -> None:
         "/api/v1/auth/login/mfa", json={"mfa_token": second, "recovery_code": codes[0]}
     )
     assert again.status_code == 401
+    assert again.json()["field"] == "recovery_code"
+
+
+async def test_a_wrong_enrolment_code_names_the_code_field(api: Api) -> None:
+    await register(api.http, "t5@example.com")
+    token = await login_token(api.http, "t5@example.com")
+    setup = await api.http.post("/api/v1/me/totp/setup", headers=bearer(token))
+    assert setup.status_code == 200
+    secret = setup.json()["secret"]
+    wrong = str((int(pyotp.TOTP(secret).at(api.clock())) + 1) % 1_000_000).zfill(6)
+    response = await api.http.post("/api/v1/me/totp/confirm", json={"code": wrong}, headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json()["type"].endswith("/invalid-mfa-code")
+    assert response.json()["field"] == "code"
 
 
 async def test_disabling_needs_the_password_and_a_code(api: Api) -> None:

@@ -22,6 +22,7 @@ from aiwfe.core.metrics import DB_POOL
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.tracing import configure_tracing
+from aiwfe.jobs import routes as job_routes
 from aiwfe.notify.tasks import SEND_EMAIL
 from aiwfe.oauth import routes as oauth_routes
 from aiwfe.oauth.service import OAuthDeps
@@ -42,6 +43,8 @@ def api_router() -> APIRouter:
     for domain_router in calendar_routes.routers:
         router.include_router(domain_router)
     for domain_router in reminder_routes.routers:
+        router.include_router(domain_router)
+    for domain_router in job_routes.routers:
         router.include_router(domain_router)
 
     @router.get("", summary="API index", tags=["meta"])

@@ -111,10 +111,11 @@ class AuthService:
     async def user_by_id(self, user_id: uuid.UUID) -> User | None:
         return await self.db.get(User, user_id)
 
-    def _check_policy(self, password: str, email: str) -> None:
+    def _check_policy(self, password: str, email: str, *, field: str = "password") -> None:
+        """Raise if the password breaks the policy; ``field`` names the input the client sent it in."""
         reason = policy_violation(password, email)
         if reason:
-            raise WeakPassword(reason, field="password")
+            raise WeakPassword(reason, field=field)
 
     # ---- registration --------------------------------------------------------------------------
 
@@ -305,11 +306,14 @@ class AuthService:
             ok = await self._use_recovery_code(user, recovery_code)
             method = "recovery_code"
         else:
-            raise InvalidMfaCode("send a code or a recovery code")
+            raise InvalidMfaCode("send a code or a recovery code", field="code")
         if not ok:
             await self.deps.lockout.failed(account)
             await self._commit_audit("login_mfa", user_id=user.id, outcome="failed", method=method)
-            raise InvalidMfaCode("the code is wrong or was already used")
+            raise InvalidMfaCode(
+                "the code is wrong or was already used",
+                field="code" if method == "totp" else "recovery_code",
+            )
         await self.deps.redis.delete(key)
         await self.deps.lockout.succeeded(account)
         if method == "recovery_code":
@@ -397,7 +401,7 @@ class AuthService:
         if not await self.deps.hasher.verify(user.password_hash, current):
             await self._commit_audit("password_change", user_id=user.id, outcome="failed")
             raise InvalidCredentials("the current password is wrong", field="current_password")
-        self._check_policy(new, user.email)
+        self._check_policy(new, user.email, field="new_password")
         user.password_hash = await self.deps.hasher.hash(new)
         user.password_changed_at = _utcnow(self.deps.clock)
         revoked = await self.deps.sessions.revoke_all(user.id)
@@ -509,7 +513,7 @@ class AuthService:
         row = await self._consume(token, TokenPurpose.RESET_PASSWORD)
         user = await self.user_by_id(row.user_id)
         assert user is not None
-        self._check_policy(new_password, user.email)
+        self._check_policy(new_password, user.email, field="new_password")
         user.password_hash = await self.deps.hasher.hash(new_password)
         user.password_changed_at = _utcnow(self.deps.clock)
         # Receiving the mail proves control of the address.
@@ -535,7 +539,7 @@ class AuthService:
         if user.totp_enabled_at is not None or user.totp_secret_encrypted is None:
             raise Forbidden("start the set-up first")
         if not await self._accept_totp(user, code):
-            raise InvalidMfaCode("the code is wrong; check your device's clock")
+            raise InvalidMfaCode("the code is wrong; check your device's clock", field="code")
         codes = totp.new_recovery_codes()
         await self.db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         self.db.add_all(RecoveryCode(user_id=user.id, code_hash=token_hash(c)) for c in codes)
@@ -552,7 +556,7 @@ class AuthService:
             raise InvalidCredentials("the password is wrong", field="password")
         if not (await self._accept_totp(user, code) or await self._use_recovery_code(user, code)):
             await self._commit_audit("totp_disabled", user_id=user.id, outcome="failed")
-            raise InvalidMfaCode("the code is wrong or was already used")
+            raise InvalidMfaCode("the code is wrong or was already used", field="code")
         user.totp_enabled_at = None
         user.totp_secret_encrypted = None
         user.totp_last_step = None

@@ -161,6 +161,17 @@ class Settings(BaseSettings):
         default="https://www.googleapis.com/calendar/v3", description="Google Calendar API base URL"
     )
 
+    # --- jobs: the live progress stream (GET /api/v1/jobs/{id}/events)
+    jobs_events_poll_seconds: float = Field(
+        default=0.5, gt=0, description="how often an open progress stream reads the job's row"
+    )
+    jobs_events_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="a comment line this often keeps proxies from closing an idle stream"
+    )
+    jobs_events_max_seconds: float = Field(
+        default=600.0, gt=0, description="a stream ends after this long; the browser reconnects"
+    )
+
     # --- event reminders (docs/reminders.md)
     reminders_scan_seconds: float = Field(default=60.0, gt=0, description="beat interval of the due scan")
     reminders_grace_seconds: int = Field(

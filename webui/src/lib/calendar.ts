@@ -17,6 +17,8 @@ export interface ViewEvent {
 	allDay: boolean;
 	backgroundColor: string;
 	textColor: string;
+	/** false for events of a read-only (one-way synced) calendar: no drag or resize. */
+	editable?: boolean;
 	extendedProps: { occurrence: Occurrence };
 }
 
@@ -44,8 +46,10 @@ export function wallOf(time: EventTime, zone: string): string {
 }
 
 export function toViewEvent(occurrence: Occurrence, zone: string, calendars: Map<string, CalendarInfo>): ViewEvent {
-	const color = calendars.get(occurrence.calendar_id)?.color ?? PALETTE[0];
+	const calendar = calendars.get(occurrence.calendar_id);
+	const color = calendar?.color ?? PALETTE[0];
 	return {
+		...(calendar?.read_only ? { editable: false } : {}),
 		id: occurrence.id,
 		title: occurrence.summary || '(no title)',
 		start: wallOf(occurrence.start, zone),

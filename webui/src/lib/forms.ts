@@ -9,8 +9,7 @@ export function errorMessage(error: unknown): string {
 
 /**
  * `{field, message}` for `error` on a form with `fields`; `aliases` maps API field names onto the
- * form's (e.g. the API's `password` is the reset form's `new_password`). `field` is null when the
- * message belongs above the form.
+ * form's where the two differ. `field` is null when the message belongs above the form.
  */
 export function placeError(
 	error: unknown,

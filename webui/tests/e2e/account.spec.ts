@@ -67,6 +67,8 @@ test('sign up, verify by mail, sign in, edit the profile, turn on 2FA and sign i
 	await page.getByLabel('Authentication code').fill('000000');
 	await page.getByRole('button', { name: 'Verify and sign in' }).click();
 	await expect(page.getByText('The code is wrong or was already used.')).toBeVisible();
+	// The API names the field (`code`): the sentence sits under the code input, which is marked invalid.
+	await expect(page.getByLabel('Authentication code')).toHaveAttribute('aria-invalid', 'true');
 	await snap(page, 'login-totp');
 	// The enrolment used this period's code; the server accepts the next period's once.
 	await page.getByLabel('Authentication code').fill(totpCode(secret, 1));
@@ -97,6 +99,14 @@ test('forgot password mails a link whose page sets a new password', async ({ pag
 	await page.getByLabel('Confirm new password').fill('a different one entirely');
 	await page.getByRole('button', { name: 'Set new password' }).click();
 	await expect(page.getByText('The two passwords are not the same.')).toBeVisible();
+	// The password policy's answer names `new_password`: it shows under that input.
+	await page.getByLabel('New password', { exact: true }).fill('too short');
+	await page.getByLabel('Confirm new password').fill('too short');
+	await page.getByRole('button', { name: 'Set new password' }).click();
+	await expect(page.getByText('Use at least 12 characters.')).toBeVisible();
+	await expect(page.getByLabel('New password', { exact: true })).toHaveAttribute('aria-invalid', 'true');
+	await snap(page, 'reset-password-weak');
+	await page.getByLabel('New password', { exact: true }).fill('a brand new harbour at dusk');
 	await page.getByLabel('Confirm new password').fill('a brand new harbour at dusk');
 	await snap(page, 'reset-password');
 	await page.getByRole('button', { name: 'Set new password' }).click();

@@ -72,7 +72,11 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	await view(page, 'Day');
 	await snap(page, 'calendar-day');
 
-	// Import a large .ics: the worker imports it while the page shows progress.
+	// Import a large .ics: the worker imports it while the page shows its progress, streamed live.
+	const streams: string[] = [];
+	page.on('request', (request) => {
+		if (request.url().includes('/api/v1/jobs/') || request.url().includes('/imports/')) streams.push(request.url());
+	});
 	await view(page, 'Week');
 	await page.getByRole('button', { name: 'Settings of Personal' }).click();
 	const settings = page.getByRole('dialog', { name: 'Calendar settings' });
@@ -81,7 +85,10 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 		mimeType: 'text/calendar',
 		buffer: Buffer.from(bigIcs(monday, 1500))
 	});
-	await expect(settings.getByText('Imported 1500 events: 1500 new, 0 updated.')).toBeVisible({ timeout: 60_000 });
+	await expect(settings.getByText('Imported 1,500 events: 1,500 new, 0 updated.')).toBeVisible({ timeout: 60_000 });
+	// The progress came from the API's event stream (through Caddy), not from polling.
+	expect(streams.some((url) => /\/api\/v1\/jobs\/[0-9a-f-]+\/events$/.test(url)), streams.join(', ')).toBe(true);
+	expect(streams.filter((url) => url.includes('/imports/')), 'no fallback to polling').toEqual([]);
 	await snap(page, 'calendar-settings-import');
 	await expectAccessible(page);
 	await settings.getByRole('button', { name: 'Create link' }).click();

@@ -33,4 +33,11 @@ test('every main page is usable at 360 px', async ({ page, request }) => {
 	await expect(page.getByTestId('session-row')).toHaveCount(1);
 	await expectNoSideScroll(page);
 	await snap(page, 'mobile-sessions');
+
+	await page.goto('/jobs');
+	await expect(page.getByRole('heading', { name: 'Jobs', exact: true })).toBeVisible();
+	await expect(page.getByText('No jobs yet')).toBeVisible();
+	await expectNoSideScroll(page);
+	await snap(page, 'mobile-jobs');
+	await expectAccessible(page);
 });

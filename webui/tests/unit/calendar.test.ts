@@ -43,6 +43,12 @@ describe('occurrences in the viewer zone', () => {
 	it('titles untitled events', () => {
 		expect(toViewEvent({ ...occurrence, summary: '' }, 'UTC', new Map()).title).toBe('(no title)');
 	});
+
+	it('keeps events of a read-only (one-way synced) calendar from being dragged', () => {
+		const base = { id: 'c1', name: 'Holidays', color: '#059669', time_zone: 'UTC' } as CalendarInfo;
+		expect(toViewEvent(occurrence, 'UTC', new Map([['c1', { ...base, read_only: true }]])).editable).toBe(false);
+		expect(toViewEvent(occurrence, 'UTC', new Map([['c1', { ...base, read_only: false }]]))).not.toHaveProperty('editable');
+	});
 });
 
 describe('edits back to the API', () => {

@@ -35,6 +35,13 @@ describe('placeError', () => {
 		expect(placeError(weak, ['new_password'], { password: 'new_password' }).field).toBe('new_password');
 	});
 
+	it('puts the password policy and TOTP answers next to the inputs the API names', () => {
+		const weak = new ApiError(422, { type: 'https://aiwfe.dev/problems/weak-password', detail: 'use at least 12 characters', field: 'new_password' });
+		expect(placeError(weak, ['current_password', 'new_password', 'confirm'])).toEqual({ field: 'new_password', message: 'Use at least 12 characters.' });
+		const wrongCode = new ApiError(401, { type: 'https://aiwfe.dev/problems/invalid-mfa-code', detail: 'the code is wrong or was already used', field: 'code' });
+		expect(placeError(wrongCode, ['email', 'password', 'code', 'recovery_code']).field).toBe('code');
+	});
+
 	it('puts other problems above the form', () => {
 		expect(placeError(taken, ['name']).field).toBeNull();
 		expect(placeError(new NetworkError(), ['email']).message).toMatch(/could not be reached/);

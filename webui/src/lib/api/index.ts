@@ -6,11 +6,14 @@ import type {
 	AuditEvent,
 	CalendarEvent,
 	CalendarInfo,
+	CalendarInput,
 	CreatedAccessToken,
 	EditScope,
 	EventInput,
 	Feed,
 	ImportJob,
+	Job,
+	JobPage,
 	LoginResult,
 	OAuthAccount,
 	OccurrencePage,
@@ -93,8 +96,10 @@ export async function readiness(): Promise<{ httpStatus: number; report: ReadyRe
 
 export const calendars = {
 	list: () => client.get<CalendarInfo[]>('/calendars'),
-	create: (body: { name: string; color: string; time_zone: string }) =>
-		client.post<CalendarInfo>('/calendars', body),
+	get: (id: string) => client.get<CalendarInfo>(`/calendars/${id}`),
+	create: (body: CalendarInput) => client.post<CalendarInfo>('/calendars', body),
+	/** Ask for a sync now (202, status `pending`); 409 for a local calendar. */
+	sync: (id: string) => client.post<CalendarInfo>(`/calendars/${id}/sync`),
 	update: (id: string, body: { name?: string; color?: string; time_zone?: string }) =>
 		client.patch<CalendarInfo>(`/calendars/${id}`, body),
 	remove: (id: string) => client.delete(`/calendars/${id}`),
@@ -115,4 +120,11 @@ export const events = {
 		client.patch<CalendarEvent>(`/events/${id}`, body, { query: { scope, recurrence_id } }),
 	remove: (id: string, scope: EditScope = 'series', recurrence_id?: string | null) =>
 		client.delete(`/events/${id}`, { query: { scope, recurrence_id } })
+};
+
+export const jobs = {
+	list: (cursor?: string | null, limit = 20) => client.get<JobPage>('/jobs', { cursor, limit }),
+	get: (id: string) => client.get<Job>(`/jobs/${id}`),
+	/** The job's progress as server-sent events (`progress`, then `done`), for an EventSource. */
+	eventsUrl: (id: string) => client.url(`/jobs/${id}/events`)
 };

@@ -70,7 +70,11 @@ const LABELS: Record<string, string> = {
 	end: 'End',
 	rrule: 'Repeat rule',
 	color: 'Colour',
-	calendar_id: 'Calendar'
+	calendar_id: 'Calendar',
+	source: 'Source',
+	source_url: 'Calendar URL',
+	username: 'Username',
+	cursor: 'Page'
 };
 
 /** A human label for an API field name: `new_password` → `New password`. */

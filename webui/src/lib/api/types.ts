@@ -120,11 +120,13 @@ export interface CalendarInfo {
 	name: string;
 	color: string;
 	time_zone: string;
-	source: string;
+	source: CalendarSource;
 	source_url: string | null;
-	sync_status: string;
+	sync_status: SyncStatus;
 	last_synced_at: string | null;
 	sync_error: string | null;
+	/** True for sources synced one way (ICS): their events cannot be edited here. */
+	read_only?: boolean;
 	feed_enabled: boolean;
 	version: number;
 	created_at: string;
@@ -205,4 +207,45 @@ export interface ImportJob {
 export interface Feed {
 	url: string;
 	token: string;
+}
+
+export type CalendarSource = 'local' | 'ics' | 'caldav' | 'google';
+export type SyncStatus = 'not_synced' | 'pending' | 'syncing' | 'ok' | 'error';
+
+/** POST /calendars: a local calendar, or one synced from a source (`password` is write-only). */
+export interface CalendarInput {
+	name: string;
+	color: string;
+	time_zone: string;
+	source?: CalendarSource;
+	source_url?: string;
+	username?: string;
+	password?: string;
+	connected_account_id?: string;
+	remote_calendar_id?: string;
+}
+
+// ---- jobs -------------------------------------------------------------------------------------
+
+export type JobStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+
+export interface Job {
+	id: string;
+	kind: string;
+	status: JobStatus;
+	title: string;
+	processed: number;
+	total: number;
+	/** 0–100, or null while the total is not known. */
+	percent: number | null;
+	error: string | null;
+	result: Record<string, unknown>;
+	calendar_id: string | null;
+	created_at: string;
+	finished_at: string | null;
+}
+
+export interface JobPage {
+	items: Job[];
+	next_cursor: string | null;
 }

@@ -1,0 +1,55 @@
+import { flushSync, mount, unmount } from 'svelte';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../src/lib/api/types';
+import JobProgress from '../../src/lib/components/JobProgress.svelte';
+
+const running: Job = {
+	id: 'j1',
+	kind: 'calendar_import',
+	status: 'running',
+	title: 'Import into “Work”',
+	processed: 300,
+	total: 1200,
+	percent: 25,
+	error: null,
+	result: {},
+	calendar_id: 'c1',
+	created_at: '2026-11-28T10:00:00Z',
+	finished_at: null
+};
+
+let mounted: Record<string, unknown> | null = null;
+afterEach(() => {
+	if (mounted) unmount(mounted);
+	mounted = null;
+	document.body.innerHTML = '';
+});
+
+function render(job: Job): HTMLElement {
+	mounted = mount(JobProgress, { target: document.body, props: { job } });
+	flushSync();
+	return document.body;
+}
+
+describe('JobProgress', () => {
+	it('shows a labelled bar with the percentage and the count', () => {
+		const body = render(running);
+		const bar = body.querySelector('progress');
+		expect(bar?.getAttribute('aria-label')).toBe('Import into “Work”: progress');
+		expect(bar?.value).toBe(25);
+		expect(body.textContent).toContain('25%');
+		expect(body.textContent).toContain('300 of 1,200 events');
+	});
+
+	it('shows an indeterminate bar while the total is unknown', () => {
+		const body = render({ ...running, total: 0, processed: 0, percent: null });
+		expect(body.querySelector('progress')?.hasAttribute('value')).toBe(false);
+		expect(body.textContent).toContain('Reading the file…');
+	});
+
+	it('shows the reason instead of a bar when the job failed', () => {
+		const body = render({ ...running, status: 'failed', error: 'the file is not an iCalendar file' });
+		expect(body.querySelector('progress')).toBeNull();
+		expect(body.querySelector('[data-status="failed"]')?.textContent).toContain('the file is not an iCalendar file');
+	});
+});
