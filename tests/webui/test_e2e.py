@@ -20,7 +20,6 @@ from tests.processes import stop
 from tests.stacks import running_stack
 from tests.webui.build import WEBUI, build_webui, require_node
 
-from aiwfe.ops import stack as stack_module
 from aiwfe.ops.ports import free_ports
 from aiwfe.ops.stack import Stack
 from aiwfe.ops.system import Requirement, ensure_installed
@@ -104,26 +103,10 @@ def stack(system_packages: None, webui: Path, provider: Provider) -> Iterator[St
         # The specs subscribe one calendar to another's feed on this stack, a loopback address.
         "AIWFE_CALENDAR_SYNC_ALLOW_PRIVATE_HOSTS": "true",
     }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stack_module, "_supervisor_env", _supervisor_env)
-        with running_stack(
-            "aiwfe-test-webui-", webui_root=webui, http_port=provider.http_port, extra_app_env=app_env
-        ) as running:
-            yield running
-
-
-def _supervisor_env(env: dict[str, str]) -> str:
-    """supervisord's ``environment=`` with JSON values: supervisor's (non-POSIX) shlex knows no escapes, so
-    a value holding double quotes must be single-quoted. aiwfe.ops.stack quotes every value with double
-    quotes, which breaks AIWFE_OAUTH_PROVIDERS; reported to the lead to fix there."""
-
-    def quote(value: str) -> str:
-        value = value.replace("%", "%%")
-        if '"' in value and "'" not in value:
-            return f"'{value}'"
-        return '"' + value + '"'
-
-    return ",".join(f"{key}={quote(value)}" for key, value in env.items())
+    with running_stack(
+        "aiwfe-test-webui-", webui_root=webui, http_port=provider.http_port, extra_app_env=app_env
+    ) as running:
+        yield running
 
 
 def _create_admin(stack: Stack, aiwfe_bin: str) -> None:

@@ -523,7 +523,16 @@ class Stack:
 
 
 def _supervisor_env(env: dict[str, str]) -> str:
-    def quote(value: str) -> str:
-        return '"' + value.replace("%", "%%").replace('"', '\\"') + '"'
+    """supervisord's ``environment=`` line. Its parser knows no backslash escapes, so a value holding
+    double quotes (JSON such as AIWFE_OAUTH_PROVIDERS) is single-quoted; one holding both kinds cannot be
+    written at all and is refused by name rather than passed on mangled."""
 
-    return ",".join(f"{key}={quote(value)}" for key, value in env.items())
+    def quote(key: str, value: str) -> str:
+        value = value.replace("%", "%%")
+        if '"' not in value:
+            return f'"{value}"'
+        if "'" not in value:
+            return f"'{value}'"
+        raise StackError(f"{key} holds both ' and \" characters, which supervisord cannot pass on")
+
+    return ",".join(f"{key}={quote(key, value)}" for key, value in env.items())
