@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cached_property, partial
@@ -659,9 +659,17 @@ class CalendarService:
             return [await self.calendar(user_id, calendar_id)]
         return list(await self.list_calendars(user_id))
 
-    async def _occurrences(
-        self, calendars: list[Calendar], start: datetime, end: datetime
+    async def occurrences(
+        self,
+        calendars: list[Calendar],
+        start: datetime,
+        end: datetime,
+        *,
+        series_of: Collection[uuid.UUID] | None = None,
     ) -> tuple[list[_Occurrence], bool]:
+        """Every occurrence in [start, end) of the given calendars, expanded, overrides and exdates merged,
+        sorted by start; and whether a runaway rule was cut at the limit. ``series_of`` (event ids) keeps
+        only the series those events belong to (the reminder scan)."""
         if not calendars:
             return [], False
         by_id = {calendar.id: calendar for calendar in calendars}
@@ -674,6 +682,9 @@ class CalendarService:
             )
             .distinct()
         )
+        if series_of is not None:
+            chosen = select(Event.calendar_id, Event.uid).where(Event.id.in_(list(series_of)))
+            candidates = candidates.where(tuple_(Event.calendar_id, Event.uid).in_(chosen))
         rows = await self.db.scalars(
             select(Event).where(tuple_(Event.calendar_id, Event.uid).in_(candidates))
         )
@@ -739,7 +750,7 @@ class CalendarService:
     async def _build_page(self, user_id: uuid.UUID, query: RangeQuery) -> bytes:
         start, end = self._check_range(query.start, query.end)
         calendars = await self._calendars(user_id, query.calendar_id)
-        found, truncated = await self._occurrences(calendars, start, end)
+        found, truncated = await self.occurrences(calendars, start, end)
         if query.cursor:
             after = _decode_cursor(query.cursor)
             found = [o for o in found if (o.start, o.id) > after]
@@ -758,7 +769,7 @@ class CalendarService:
         """Busy periods (merged, in UTC) of my calendars; transparent and cancelled events are free."""
         start, end = self._check_range(start, end)
         calendars = await self._calendars(user_id, calendar_id)
-        found, truncated = await self._occurrences(calendars, start, end)
+        found, truncated = await self.occurrences(calendars, start, end)
         busy: list[list[datetime]] = []
         for occurrence in found:
             row = occurrence.content

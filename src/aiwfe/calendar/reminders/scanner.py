@@ -90,8 +90,8 @@ async def _due_rows(
                 )
             )
             # Half-open [lo, hi) on overlap; the exact (lo, hi] on the start is checked below.
-            occurrences, _truncated = await calendar_service._occurrences(
-                calendars, start_lo, start_hi + timedelta(microseconds=1)
+            occurrences, _truncated = await calendar_service.occurrences(
+                calendars, start_lo, start_hi + timedelta(microseconds=1), series_of=list(channels)
             )
             for occurrence in occurrences:
                 if not start_lo < occurrence.start <= start_hi:
