@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ import httpx
 import pybreaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from aiwfe.core.netguard import is_local_name, is_public_address
 from aiwfe.core.settings import Settings
 
 SIGNATURE_HEADER = "X-Aiwfe-Signature"
@@ -44,13 +44,6 @@ def verify(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header)
 
 
-def _is_private(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
-
-
 def check_syntax(url: str) -> tuple[str, int]:
     """Scheme and host of ``url`` are acceptable; returns (host, port)."""
     if len(url) > MAX_URL_LENGTH:
@@ -74,13 +67,12 @@ def check_addresses(host: str, addresses: Iterable[str], settings: Settings) -> 
     unless ``AIWFE_REMINDERS_WEBHOOK_ALLOW_PRIVATE_HOSTS`` allows it."""
     if settings.reminders_webhook_allow_private_hosts:
         return
-    name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
+    if is_local_name(host):
         raise WebhookUrlError(f"host {host!r} is a private or loopback address, which is not allowed")
     found = list(addresses)
     if not found:
         raise WebhookUrlError(f"host {host!r} does not resolve")
-    if any(_is_private(address) for address in found):
+    if not all(is_public_address(address) for address in found):
         raise WebhookUrlError(f"host {host!r} is a private or loopback address, which is not allowed")
 
 

@@ -7,7 +7,6 @@ Every failure leaves as :class:`SyncFailed` carrying a sentence a user can act o
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from aiwfe.core.logging import get_logger
+from aiwfe.core.netguard import is_local_name, is_public_address
 from aiwfe.core.settings import Settings
 from aiwfe.oauth.resilience import is_outage as is_http_outage
 
@@ -86,16 +86,17 @@ async def check_public(url: str, settings: Settings) -> None:
         raise SyncFailed(f"{url!r} is not an http(s) URL")
     if settings.calendar_sync_allow_private_hosts:
         return
+    private = SyncFailed(
+        f"{parts.hostname} is on a private or local network; sync sources must be public addresses"
+    )
+    if is_local_name(parts.hostname):
+        raise private
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
     except OSError:
         raise SyncFailed(f"the host {parts.hostname} cannot be resolved") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
-            raise SyncFailed(
-                f"{parts.hostname} is on a private or local network; sync sources must be public addresses"
-            )
+    if not all(is_public_address(str(info[4][0])) for info in infos):
+        raise private
 
 
 class Remote:
