@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-import pytest
 from icalendar import Calendar as ICalendar
 from tests.calendar.conftest import Caller
 
@@ -123,14 +122,6 @@ async def test_radicale_accepts_our_export_and_gives_it_back_unchanged(
             assert _events(ICalendar.from_ical(read.content)) == _events(ICalendar.from_ical(body))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Radicale 3.9 expands occurrences after the DST change 1 h off when the VTIMEZONE is written with "
-        "RDATE lists (icalendar's add_missing_timezones, used by ics.render); with an RRULE-style VTIMEZONE "
-        "it expands them right. Remove this mark once ics.render writes RRULE-style time zones."
-    ),
-)
 async def test_radicales_expansion_of_our_export_matches_ours(alice: Caller, radicale: Radicale) -> None:
     calendar, user, url, _ = await _upload(alice, radicale)
 

@@ -30,6 +30,7 @@ from aiwfe.calendar.recurrence import (
     key_instant,
     zone,
 )
+from aiwfe.calendar.vtimezone import first_year, vtimezone
 
 PRODID = "-//aiwfe//calendar//EN"
 MAX_DEPTH = 4
@@ -284,8 +285,11 @@ def render(name: str, time_zone: str, events: Iterable[EventDraft], stamp: datet
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("X-WR-CALNAME", name)
     calendar.add("X-WR-TIMEZONE", time_zone)
+    years: dict[str, int] = {}
     for draft in sorted(events, key=lambda d: (d.uid, d.recurrence_id is not None, d.recurrence_id or "")):
         tz = None if draft.tzid is None else zone(draft.tzid)
+        if draft.tzid is not None:
+            years[draft.tzid] = min(years.get(draft.tzid, 9999), first_year(draft.dtstart.date()))
         event = IEvent()
         event.add("UID", draft.uid)
         event.add("DTSTAMP", stamp.astimezone(UTC))
@@ -311,5 +315,8 @@ def render(name: str, time_zone: str, events: Iterable[EventDraft], stamp: datet
         event.add("TRANSP", draft.transparency.value.upper())
         event.add("SEQUENCE", draft.sequence)
         calendar.add_component(event)
-    calendar.add_missing_timezones()
+    # VTIMEZONEs go first and in the yearly-RRULE form (see vtimezone.py), from the earliest year used.
+    # Only TZIDs the output names: UTC times are written with "Z" and need none.
+    for tzid in sorted(calendar.get_missing_tzids(), reverse=True):
+        calendar.subcomponents.insert(0, vtimezone(tzid, years.get(tzid, 1970)))
     return bytes(calendar.to_ical())
