@@ -29,7 +29,8 @@ def client_info(request: Request) -> ClientInfo:
     )
 
 
-def auth_service(request: Request, db: AsyncSession = Depends(get_session)) -> AuthService:
+async def auth_service(request: Request, db: AsyncSession = Depends(get_session)) -> AuthService:
+    # async, though it awaits nothing: FastAPI runs a plain function dependency in a worker thread.
     deps: AuthDeps = request.app.state.auth
     return AuthService(db, deps, client_info(request))
 

@@ -21,7 +21,7 @@ routers = [jobs]
 RECONNECT_MS = 2000
 
 
-def job_service(request: Request) -> JobService:
+async def job_service(request: Request) -> JobService:
     state = request.app.state
     return JobService(state.sessionmaker, state.settings)
 

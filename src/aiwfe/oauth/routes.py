@@ -25,7 +25,7 @@ CALLBACK = "oauth_callback"
 NextPath = Query("/", alias="next", max_length=500, pattern=r"^/([^/\\\s]\S*)?$")
 
 
-def oauth_service(request: Request, auth: AuthService = Depends(auth_service)) -> OAuthService:
+async def oauth_service(request: Request, auth: AuthService = Depends(auth_service)) -> OAuthService:
     deps: OAuthDeps = request.app.state.oauth
     return OAuthService(auth.db, deps, auth)
 

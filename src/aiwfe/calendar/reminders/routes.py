@@ -29,7 +29,7 @@ hooks = APIRouter(prefix="/reminders", tags=["reminders"])
 routers = [events, notifications, hooks]
 
 
-def reminder_service(
+async def reminder_service(
     calendars: CalendarService = Depends(calendar_service), db: AsyncSession = Depends(get_session)
 ) -> ReminderService:
     return ReminderService(db, calendars.settings, calendars)

@@ -11,7 +11,7 @@ from aiwfe.calendar.sync.service import EnqueueSync
 from aiwfe.calendar.sync.tasks import SYNC_CALENDAR
 
 
-def sync_enqueuer(request: Request) -> EnqueueSync:
+async def sync_enqueuer(request: Request) -> EnqueueSync:
     celery = request.app.state.celery
 
     async def enqueue(calendar_id: uuid.UUID) -> None:
