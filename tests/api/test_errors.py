@@ -139,3 +139,23 @@ async def test_redis_down_mid_request_is_a_503_problem_not_a_500(settings: Setti
     assert response.status_code == 503
     assert response.json()["type"].endswith("/dependency-unavailable")
     assert response.headers["retry-after"] == "5"
+
+
+async def test_db_pool_exhausted_is_a_503_problem_not_a_500(settings: Settings) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    app = create_app(settings)
+
+    async def busy() -> None:
+        raise PoolTimeoutError("QueuePool limit of size 10 overflow 10 reached, connection timed out")
+
+    app.add_api_route("/busy", busy)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=transport, base_url="http://t") as client,
+    ):
+        response = await client.get("/busy")
+    assert response.status_code == 503
+    assert response.json()["type"].endswith("/dependency-unavailable")
+    assert response.headers["retry-after"] == "5"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -36,8 +37,18 @@ def policy_violation(password: str, email: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4)
+def hashing_pool(size: int) -> ThreadPoolExecutor:
+    """One pool per process (and size), however many Hasher instances (apps, tests) share it."""
+    return ThreadPoolExecutor(size, thread_name_prefix="argon2")
+
+
 class Hasher:
-    """argon2id with the configured parameters; hashing and verifying run in a worker thread."""
+    """argon2id with the configured parameters; hashing and verifying run in a small thread pool of its own.
+
+    The pool bounds memory (each hash takes ``argon2_memory_kib``) and CPU: a burst of sign-ins queues here
+    instead of filling the event loop's default executor, which other blocking calls (broker publishes) share.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._ph = PasswordHasher(
@@ -47,6 +58,7 @@ class Hasher:
         )
         # Verified against when the email is unknown, so both paths cost the same time.
         self._dummy = self._ph.hash("aiwfe-timing-equaliser")
+        self._pool = hashing_pool(settings.argon2_max_concurrent)
 
     @property
     def parameters(self) -> dict[str, int]:
@@ -57,7 +69,7 @@ class Hasher:
         }
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._ph.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._ph.hash, password)
 
     async def verify(self, stored_hash: str | None, password: str) -> bool:
         """True when ``password`` matches; an absent hash costs the same as a wrong password."""
@@ -68,7 +80,7 @@ class Hasher:
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.to_thread(check)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, check)
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._ph.check_needs_rehash(stored_hash)

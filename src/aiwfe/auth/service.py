@@ -242,6 +242,9 @@ class AuthService:
         await self.deps.lockout.check(account)
 
         user = await self.user_by_email(email)
+        # End the read transaction so its connection goes back to the pool while argon2 runs: under a
+        # sign-in burst the hash may queue for seconds, and held connections would starve every request.
+        await self.db.commit()
         usable = user is not None and user.is_active
         ok = await self.deps.hasher.verify(user.password_hash if usable and user else None, password)
         if not ok or user is None:

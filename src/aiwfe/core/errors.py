@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -175,6 +176,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for dependency_error in (RedisConnectionError, RedisTimeoutError, OperationalError, InterfaceError):
+    # PoolTimeoutError: every pooled connection stayed busy for db_pool_timeout_seconds (overload), retryable.
+    dependency_errors = (
+        RedisConnectionError,
+        RedisTimeoutError,
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+    )
+    for dependency_error in dependency_errors:
         app.add_exception_handler(dependency_error, _dependency_down)
     # Unexpected exceptions are answered by RequestContextMiddleware, which still holds the request id.

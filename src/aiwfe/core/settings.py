@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8192)
     argon2_parallelism: int = Field(default=2, ge=1)
+    argon2_max_concurrent: int = Field(
+        default=2, ge=1, description="password hashes computed at once per process; the rest queue"
+    )
 
     login_rate_per_ip: str = Field(default="30/minute", description="limits notation")
     login_rate_per_account: str = "10/minute"

@@ -246,27 +246,42 @@ def validate(
     ),
     duration: float = typer.Option(20.0, help="load test seconds"),
     out: Path = typer.Option(Path("reports"), help="the report goes to <out>/validation-<time>/"),
-    skip: list[str] = typer.Option([], help="steps to skip: health, load, failover, restore, scan"),
+    skip: list[str] = typer.Option(
+        [], help="steps to skip: health, load, failover, restore, schema, snapshots, scan"
+    ),
+    schema_examples: int = typer.Option(10, help="schemathesis cases per operation and mode"),
     no_fail: bool = typer.Option(False, "--no-fail", help="exit 0 even when a target fails"),
 ) -> None:
-    """Health sweep, load test, failover and restore drills, security scan; a JSON + Markdown report."""
+    """Health sweep, load test, drills, schemathesis, scan; a JSON + Markdown + HTML report."""
     import shlex
     import sys
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from aiwfe.ops import validate as v
 
     options = v.Options(
         base_url, ca, users, spawn_rate, duration, out, tuple(skip), shlex.join(["aiwfe", *sys.argv[1:]])
     )
+    options.schema_examples = schema_examples
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     try:
-        report = v.run(options, progress=lambda text: console.print(f"[bold]>[/bold] {text}"))
+        with Progress(*columns, console=console) as bar:
+            step = bar.add_task("validate", total=len(v.STEPS) - len(set(skip) & set(v.STEPS)))
+
+            def progress(text: str) -> None:
+                done = bar.tasks[0].description != "validate"
+                bar.update(step, description=text, advance=1 if done else 0)
+
+            report = v.run(options, progress=progress)
+            bar.update(step, description="report written", completed=bar.tasks[0].total)
     except RuntimeError as exc:
         console.print(f"[red]validate failed[/red]: {exc}")
         raise typer.Exit(2) from None
     for t in report.targets:
         mark = "[green]PASS[/green]" if t.ok else "[red]FAIL[/red]"
         console.print(f"{mark}  {t.name}: {t.measured} (target {t.limit})")
-    console.print(f"report: {report.folder}/report.md and report.json")
+    console.print(f"report: {report.folder}/report.html, report.md and report.json")
     if not report.passed and not no_fail:
         raise typer.Exit(1)
 

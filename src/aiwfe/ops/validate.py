@@ -1,7 +1,9 @@
-"""``aiwfe validate``: health sweep, Locust load test, failover drills, restore drill, security scan, report.
+"""``aiwfe validate``: health sweep, Locust load test, failover drills, restore drill, schema fuzzing, scan.
 
 Every step records its evidence (status codes, latencies, bodies, CSVs, plots) in one report folder,
-``reports/validation-<time>/report.json`` and ``report.md``; each target is PASS or FAIL there.
+``reports/validation-<time>/`` with ``report.json``, ``report.md`` and ``report.html``; each criterion is
+PASS or FAIL there. The drills live in ``validate_drills``, schemathesis in ``validate_schema``, rendering in
+``validate_report``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ import csv
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,11 +24,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from aiwfe.ops import validate_report
 from aiwfe.ops.stack import PROJECT_ROOT, Stack
+from aiwfe.ops.validate_drills import RECOVERY_LIMIT_S, failover_drills
 
-STEPS = ("health", "load", "failover", "restore", "scan")
+STEPS = ("health", "load", "failover", "restore", "schema", "snapshots", "scan")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-RECOVERY_LIMIT_S = 60.0
 
 
 @dataclass
@@ -37,6 +38,7 @@ class Target:
     measured: float | str | None
     limit: str
     ok: bool
+    evidence: str = ""
 
 
 @dataclass
@@ -62,8 +64,10 @@ class Report:
     def passed(self) -> bool:
         return all(t.ok for t in self.targets)
 
-    def target(self, name: str, measured: float | str | None, limit: str, ok: bool) -> None:
-        self.targets.append(Target(name, measured, limit, ok))
+    def target(
+        self, name: str, measured: float | str | None, limit: str, ok: bool, evidence: str = ""
+    ) -> None:
+        self.targets.append(Target(name, measured, limit, ok, evidence))
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "passed": self.passed}
@@ -79,6 +83,7 @@ class Options:
     out: Path = Path("reports")
     skip: tuple[str, ...] = ()
     command: str = ""
+    schema_examples: int = 10
 
 
 def _probe(client: httpx.Client, service: str, url: str, check: Callable[[httpx.Response], bool]) -> Probe:
@@ -181,7 +186,7 @@ def run_locust(
     env = {**os.environ, **({"AIWFE_LOAD_CA": str(ca)} if ca else {})}
     with (folder / "locust.log").open("w") as log:
         done = subprocess.run(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False, timeout=seconds + 120
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False, timeout=seconds + 120 + users
         )
     rows: list[dict[str, Any]] = []
     aggregate: dict[str, Any] = {}
@@ -270,118 +275,6 @@ def _plots(history: Path, folder: Path) -> list[str]:
     return out
 
 
-# ---- failover drills ---------------------------------------------------------------------------
-
-
-class LightLoad:
-    """A few threads GETting ``url`` continuously; counts answers and errors."""
-
-    def __init__(self, url: str, verify: Any, threads: int = 3) -> None:
-        self.url, self.verify = url, verify
-        self.ok = self.errors = 0
-        self.error_samples: list[str] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
-
-    def _run(self) -> None:
-        with httpx.Client(verify=self.verify, timeout=5) as client:
-            while not self._stop.is_set():
-                try:
-                    good = client.get(self.url).status_code == 200
-                    detail = "non-200"
-                except httpx.HTTPError as exc:
-                    good, detail = False, type(exc).__name__
-                with self._lock:
-                    if good:
-                        self.ok += 1
-                    else:
-                        self.errors += 1
-                        if len(self.error_samples) < 5:
-                            self.error_samples.append(detail)
-                time.sleep(0.02)
-
-    def __enter__(self) -> LightLoad:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
-
-
-def _wait(check: Callable[[], bool], limit: float) -> float | None:
-    began = time.monotonic()
-    while time.monotonic() - began < limit:
-        try:
-            if check():
-                return round(time.monotonic() - began, 2)
-        except (httpx.HTTPError, OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    return None
-
-
-def _ready(stack: Stack) -> bool:
-    code, body = stack.ready_report(timeout=3)
-    return code == 200 and body.get("status") == "ok"
-
-
-def failover_drills(stack: Stack, base_url: str, verify: Any) -> list[dict[str, Any]]:
-    drills: list[dict[str, Any]] = []
-    url = f"{base_url}/api/v1/auth/providers"
-    with LightLoad(url, verify) as load:
-        time.sleep(1.0)
-        # 1. kill -9 one API replica; supervisord restarts it, Caddy routes around it meanwhile.
-        before_ok, before_err = load.ok, load.errors
-        pid = stack.program_pid("api-1")
-        port = stack.settings.api_ports[0]
-        if pid is None:
-            drills.append({"name": "kill -9 api-1", "recovery_s": None, "detail": "api-1 has no pid"})
-        else:
-            os.kill(pid, signal.SIGKILL)
-
-            def replica_back() -> bool:
-                new = stack.program_pid("api-1")
-                if new is None or new == pid:
-                    return False
-                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-
-            recovery = _wait(replica_back, RECOVERY_LIMIT_S * 2)
-            time.sleep(1.0)
-            drills.append(
-                {
-                    "name": "kill -9 api-1",
-                    "killed_pid": pid,
-                    "new_pid": stack.program_pid("api-1"),
-                    "recovery_s": recovery,
-                    "requests": load.ok - before_ok + load.errors - before_err,
-                    "errors": load.errors - before_err,
-                    "error_samples": list(load.error_samples),
-                }
-            )
-        # 2. and 3. restart Redis, then PostgreSQL: time until /ready is ok again.
-        for program in ("redis", "postgres"):
-            before_ok, before_err = load.ok, load.errors
-            began = time.monotonic()
-            result = stack.supervisorctl("restart", program)
-            recovery = _wait(lambda: _ready(stack), RECOVERY_LIMIT_S * 2)
-            total = None if recovery is None else round(time.monotonic() - began, 2)
-            time.sleep(1.0)
-            drills.append(
-                {
-                    "name": f"restart {program}",
-                    "supervisorctl": result.stdout.strip()[-300:],
-                    "recovery_s": total,
-                    "requests": load.ok - before_ok + load.errors - before_err,
-                    "errors": load.errors - before_err,
-                }
-            )
-    return drills
-
-
 # ---- restore drill and scan ------------------------------------------------------------------
 
 
@@ -413,10 +306,76 @@ def scan() -> dict[str, Any]:
     return {"exit_code": done.returncode, "lines": lines, "tail": (done.stdout + done.stderr)[-2000:]}
 
 
+def schema_fuzz(base_url: str, verify: Any, examples: int, folder: Path) -> dict[str, Any]:
+    from aiwfe.ops.validate_schema import run_schemathesis
+
+    result = run_schemathesis(base_url, verify, examples=examples).to_dict()
+    (folder / "schemathesis.json").write_text(json.dumps(result, indent=2, default=str))
+    return result
+
+
+def snapshots(stack: Stack | None, folder: Path, minutes: float) -> dict[str, Any]:
+    """The key dashboard panels as PNGs, when the stack runs Prometheus (``AIWFE_STACK_MONITORING=1``)."""
+    if stack is None or not stack.settings.monitoring:
+        return {"skipped": "monitoring is not running (start the stack with AIWFE_STACK_MONITORING=1)"}
+    from aiwfe.ops.snapshots import render
+
+    try:
+        taken = render(f"http://127.0.0.1:{stack.settings.prometheus_port}", folder / "panels", minutes)
+    except httpx.HTTPError as exc:
+        return {"error": f"cannot query Prometheus: {type(exc).__name__}: {exc}"}
+    return {
+        "minutes": minutes,
+        "panels": [
+            {
+                "title": s.panel.title,
+                "path": str(s.path.relative_to(folder)),
+                "series": s.series,
+                "points": s.points,
+            }
+            for s in taken
+        ],
+    }
+
+
 # ---- the whole run ---------------------------------------------------------------------------
 
 
+def planned_steps(options: Options, local_stack: bool) -> list[str]:
+    """The steps this run will take, in order (the progress display counts them)."""
+    needs_stack = {"failover", "restore", "snapshots"}
+    return [s for s in STEPS if s not in options.skip and (local_stack or s not in needs_stack)]
+
+
+def _target_drills(report: Report, drills: list[dict[str, Any]]) -> None:
+    for drill in drills:
+        recovery = drill.get("recovery_s")
+        ok = recovery is not None and recovery < RECOVERY_LIMIT_S
+        evidence = validate_report.drill_evidence(drill)
+        report.target(f"failover: {drill['name']} recovery (s)", recovery, "< 60", ok, evidence)
+        if "tasks" in drill:
+            lost = drill.get("lost")
+            report.target(
+                f"failover: {drill['name']} tasks not completed within 60 s",
+                lost,
+                "0",
+                lost == 0,
+                evidence,
+            )
+        data = drill.get("data")
+        if data:
+            lost = data["writes_lost"] + data["tasks_lost"] + (0 if data["session_ok"] else 1)
+            report.target(
+                f"failover: {drill['name']} data lost (sessions + writes + tasks)",
+                lost,
+                "0",
+                lost == 0,
+                evidence,
+            )
+
+
 def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> Report:
+    """Run every step not skipped; ``progress`` is called once as each planned step starts."""
     started = datetime.now(UTC)
     stack: Stack | None = None
     verify: Any = True
@@ -440,58 +399,107 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
     folder.mkdir(parents=True, exist_ok=True)
     report = Report(started.isoformat(), options.command, base_url, str(folder))
     local_target = urlsplit(base_url).hostname in LOCAL_HOSTS
+    steps = planned_steps(options, stack is not None)
 
-    if "health" not in options.skip:
-        progress("health sweep...")
+    if "health" in steps:
+        progress("health sweep")
         probes = health_sweep(base_url, verify, stack)
         report.steps["health"] = [asdict(p) for p in probes]
         bad = [p.service for p in probes if not p.ok]
         report.target(
-            "every service healthy", f"{len(probes) - len(bad)}/{len(probes)} ok", "all ok", not bad
+            "every service healthy",
+            f"{len(probes) - len(bad)}/{len(probes)} ok",
+            "all ok",
+            not bad,
+            f"failing: {', '.join(bad)}" if bad else "",
         )
 
-    if "load" not in options.skip:
+    if "load" in steps:
         if not local_target:
+            progress("load test (skipped: not a local target)")
             report.steps["load"] = {"skipped": "the load test only targets 127.0.0.1/localhost"}
         else:
             rate = options.spawn_rate or max(1.0, options.users / max(1.0, options.duration / 2))
-            progress(f"load test: {options.users} users, {rate:g}/s, {options.duration:g}s...")
+            progress(f"load test: {options.users} users, {rate:g}/s, {options.duration:g} s")
             load = run_locust(base_url, options.ca, options.users, rate, options.duration, folder)
             report.steps["load"] = load
             agg = load["aggregate"]
             count = int(agg.get("requests", 0))
             err = (agg.get("failures", 0) / count * 100) if count else 100.0
-            report.target("load: requests recorded", count, "> 0", count > 0)
-            report.target("load: p95 (ms)", agg.get("p95_ms"), "< 500", count > 0 and agg["p95_ms"] < 500)
-            report.target("load: p99 (ms)", agg.get("p99_ms"), "< 1000", count > 0 and agg["p99_ms"] < 1000)
-            report.target("load: error rate (%)", round(err, 3), "< 0.1", err < 0.1)
+            where = f"{count} requests, locust_stats.csv"
+            report.target("load: requests recorded", count, "> 0", count > 0, where)
+            report.target(
+                "load: p95 (ms)", agg.get("p95_ms"), "< 500", count > 0 and agg["p95_ms"] < 500, where
+            )
+            report.target(
+                "load: p99 (ms)", agg.get("p99_ms"), "< 1000", count > 0 and agg["p99_ms"] < 1000, where
+            )
+            report.target(
+                "load: error rate (%)", round(err, 3), "< 0.1", err < 0.1, f"{agg.get('failures', 0)} failed"
+            )
 
-    if "failover" not in options.skip and stack is not None:
-        progress("failover drills (kill -9 api-1, restart redis, restart postgres)...")
+    if "failover" in steps and stack is not None:
+        progress("failover drills: kill -9 api-1 and the worker, restart redis and postgres")
         drills = failover_drills(stack, base_url, verify)
         report.steps["failover"] = drills
-        for drill in drills:
-            recovery = drill.get("recovery_s")
-            ok = recovery is not None and recovery < RECOVERY_LIMIT_S
-            report.target(f"failover: {drill['name']} recovery (s)", recovery, "< 60", ok)
+        _target_drills(report, drills)
 
-    if "restore" not in options.skip and stack is not None:
-        progress("backup + restore drill...")
+    if "restore" in steps and stack is not None:
+        progress("backup + restore drill")
         try:
             result = restore(stack)
         except Exception as exc:  # a failed drill is a failed target, with its reason
             result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         report.steps["restore"] = result
         report.target(
-            "restore drill", result.get("rto_seconds"), "verified, RTO < 900 s", bool(result.get("ok"))
+            "restore drill",
+            result.get("rto_seconds"),
+            "verified, RTO < 900 s",
+            bool(result.get("ok")),
+            f"RPO {result.get('rpo_seconds')}" if "error" not in result else result["error"],
         )
 
-    if "scan" not in options.skip:
-        progress("security scan...")
+    if "schema" in steps:
+        progress(f"schemathesis: {options.schema_examples} examples per operation and mode")
+        try:
+            fuzz = schema_fuzz(base_url, verify, options.schema_examples, folder)
+        except Exception as exc:  # no schema or no account: a failed criterion with its reason
+            fuzz = {"error": f"{type(exc).__name__}: {exc}"}
+        report.steps["schema"] = fuzz
+        if "error" in fuzz:
+            report.target("schemathesis: ran", None, "ran", False, fuzz["error"])
+        else:
+            where = f"{fuzz['cases']} cases over {fuzz['operations']} operations, schemathesis.json"
+            report.target(
+                "schemathesis: 5xx answers", fuzz["server_errors"], "0", fuzz["server_errors"] == 0, where
+            )
+            report.target(
+                "schemathesis: schema violations", fuzz["violations"], "0", fuzz["violations"] == 0, where
+            )
+
+    if "snapshots" in steps:
+        progress("monitoring panel snapshots")
+        minutes = max(5.0, (datetime.now(UTC) - started).total_seconds() / 60 + 1)
+        shots = snapshots(stack, folder, minutes)
+        report.steps["snapshots"] = shots
+        if "panels" in shots or "error" in shots:
+            count = len(shots.get("panels", []))
+            report.target(
+                "monitoring panels drawn", count, "> 0", count > 0, shots.get("error", "panels/*.png")
+            )
+
+    if "scan" in steps:
+        progress("security scan")
         scanned = scan()
         report.steps["scan"] = scanned
         fails = [line for line in scanned["lines"] if line.startswith("FAIL")]
-        report.target("security scan: no FAIL", f"{len(fails)} FAIL", "0 FAIL", scanned["exit_code"] == 0)
+        report.target(
+            "security scan: no FAIL",
+            f"{len(fails)} FAIL",
+            "0 FAIL",
+            scanned["exit_code"] == 0,
+            "; ".join(fails)[:300],
+        )
 
     write(report, folder)
     return report
@@ -499,78 +507,5 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
 
 def write(report: Report, folder: Path) -> None:
     (folder / "report.json").write_text(json.dumps(report.to_dict(), indent=2, default=str))
-    (folder / "report.md").write_text(markdown(report))
-
-
-def markdown(report: Report) -> str:
-    lines = [
-        f"# Validation report — {'PASSED' if report.passed else 'FAILED'}",
-        "",
-        f"- started: {report.started_at}",
-        f"- target: {report.base_url}",
-        f"- rerun: `{report.command}`",
-        "",
-        "## Targets",
-        "",
-        "| target | measured | limit | result |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| {t.name} | {t.measured} | {t.limit} | {'PASS' if t.ok else 'FAIL'} |" for t in report.targets
-    ]
-    if "health" in report.steps:
-        lines += [
-            "",
-            "## Health sweep",
-            "",
-            "| service | url | status | latency ms | ok | body |",
-            "|---|---|---|---|---|---|",
-        ]
-        for p in report.steps["health"]:
-            body = p["body"].replace("|", "\\|").replace("\n", " ")[:160]
-            lines.append(
-                f"| {p['service']} | {p['url']} | {p['status']} | {p['latency_ms']} | {p['ok']} | `{body}` |"
-            )
-    load = report.steps.get("load")
-    if load and "aggregate" in load:
-        lines += [
-            "",
-            "## Load test",
-            "",
-            f"{load['users']} users, spawn rate {load['spawn_rate']:g}/s, {load['seconds']:g} s.",
-            "",
-            f"Command: `{load['command']}`",
-            "",
-            "| endpoint | requests | failures | median | avg | p95 | p99 | max | req/s |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for r in [*load["endpoints"], load["aggregate"]]:
-            if r:
-                lines.append(
-                    f"| {r['name']} | {r['requests']} | {r['failures']} | {r['median_ms']:g} | "
-                    f"{r['avg_ms']:g} | {r['p95_ms']:g} | {r['p99_ms']:g} | {r['max_ms']:g} | {r['rps']:g} |"
-                )
-        lines += ["", *[f"![{p}]({p})" for p in load["plots"]]]
-        if load["failures"]:
-            lines += ["", "Failures:", "", *[f"- {json.dumps(f)[:300]}" for f in load["failures"]]]
-    elif load:
-        lines += ["", "## Load test", "", f"skipped: {load.get('skipped')}"]
-    if "failover" in report.steps:
-        lines += ["", "## Failover drills (under light load through Caddy)", ""]
-        lines += ["| drill | recovery s | requests | errors |", "|---|---|---|---|"]
-        for d in report.steps["failover"]:
-            lines.append(f"| {d['name']} | {d.get('recovery_s')} | {d.get('requests')} | {d.get('errors')} |")
-    if "restore" in report.steps:
-        r = report.steps["restore"]
-        lines += ["", "## Restore drill", ""]
-        if "error" in r:
-            lines.append(f"FAILED: {r['error']}")
-        else:
-            lines += [
-                f"- backup {r['backup_label']} taken in {r['backup_s']} s",
-                f"- RTO {r['rto_seconds']:.1f} s, RPO {r['rpo_seconds']}",
-                *[f"- {c['name']}: {'ok' if c['ok'] else 'FAIL'} ({c['detail']})" for c in r["checks"]],
-            ]
-    if "scan" in report.steps:
-        lines += ["", "## Security scan (scripts/scan.py)", "", "```", *report.steps["scan"]["lines"], "```"]
-    return "\n".join(lines) + "\n"
+    (folder / "report.md").write_text(validate_report.markdown(report))
+    (folder / "report.html").write_text(validate_report.render_html(report, folder))
