@@ -13,6 +13,7 @@ from celery.beat import PersistentScheduler
 from aiwfe.core.heartbeat import heartbeat_key, write_heartbeat
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
+from aiwfe.worker import orphans
 
 log = get_logger(__name__)
 
@@ -32,7 +33,8 @@ def _beat_safely(client: redis.Redis, role: str, name: str, settings: Settings) 
 
 
 class WorkerHeartbeat(bootsteps.StartStopStep):
-    """Writes the worker's heartbeat from the parent process every ``heartbeat_interval_seconds``."""
+    """Writes the worker's heartbeat from the parent process every ``heartbeat_interval_seconds``, and hands
+    back the tasks of workers that died mid-task (``orphans.py``)."""
 
     requires = ("celery.worker.components:Timer",)
 
@@ -43,15 +45,31 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         settings: Settings = parent.app.conf.aiwfe_settings
-        self._client = _client(settings)
+        self._client = client = _client(settings)
         name = parent.hostname
-        _beat_safely(self._client, "worker", name, settings)
-        self._tref = parent.timer.call_repeatedly(
-            settings.heartbeat_interval_seconds,
-            _beat_safely,
-            (self._client, "worker", name, settings),
-            priority=10,
-        )
+        booted_at = time.time()
+        # Another worker's tasks are orphans once its heartbeat missed three beats.
+        stale_after = 3 * settings.heartbeat_interval_seconds
+
+        def reap(first: bool) -> None:
+            try:
+                orphans.restore_orphans(
+                    parent.app,
+                    client,
+                    stale_after=stale_after,
+                    own_hostname=name,
+                    booted_at=booted_at if first else 0.0,
+                )
+            except Exception as exc:  # the worker keeps working; the visibility timeout still applies
+                log.warning("orphan_scan_failed", error=str(exc))
+
+        def tick() -> None:
+            _beat_safely(client, "worker", name, settings)
+            reap(first=False)
+
+        _beat_safely(client, "worker", name, settings)
+        reap(first=True)
+        self._tref = parent.timer.call_repeatedly(settings.heartbeat_interval_seconds, tick, priority=10)
 
     def stop(self, parent: Any) -> None:
         if self._tref is not None:
