@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 import redis
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.processes import RunningProcess, process_env, stop, wait_for_key
 
@@ -155,7 +157,16 @@ def _reset(settings: Settings) -> None:
                 await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         await engine.dispose()
 
-    asyncio.run(truncate())
+    # A worker task still finishing (an email, an audit row) can hold a row lock that makes the TRUNCATE
+    # the deadlock victim; PostgreSQL rolled it back whole, so trying again is safe.
+    for attempt in range(5):
+        try:
+            asyncio.run(truncate())
+            break
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5)
     redis.Redis.from_url(settings.redis_url.get_secret_value()).flushdb()
     for message in Path(tempfile.gettempdir()).glob("aiwfe-test-mail-*/*.eml"):
         message.unlink()
