@@ -53,7 +53,7 @@ test: lint pytest scan  ## everything CI runs: lint, type-check, tests, security
 bench: $(VENV)/.synced  ## benchmarks (each prints its figures)
 	$(PY) bench/startup.py
 	$(PY) bench/auth.py
-	$(PY) bench/calendar.py
+	$(PY) bench/calendar
 
 validate: $(VENV)/.synced  ## health sweep, load test (USERS=1000 DURATION=300), drills, scan; report in reports/
 	$(AIWFE) validate --users $(or $(USERS),20) --duration $(or $(DURATION),20)

@@ -34,8 +34,6 @@ SETTLE_S = 15.0  # the last sign-ins of a ramp finish this long after the last u
 
 
 def _local_target() -> tuple[str, str]:
-    # As a script, bench/ is sys.path[0], and bench/calendar.py would shadow the standard library's calendar.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
     from aiwfe.ops.stack import Stack
 
     stack = Stack()

@@ -15,19 +15,14 @@ Radicale, then measures each target with one httpx client at ``--clients`` concu
 Prints requests/s, p50/p95 per target and the ratios; nothing is asserted. ``--quick`` (~40 s) measures
 the cached month view, the bare endpoint and one round of Radicale REPORTs.
 
-    .venv/bin/python bench/calendar.py [--seconds 12] [--clients 8] [--quick]
+    .venv/bin/python bench/calendar [--seconds 12] [--clients 8] [--quick]
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path and this file's name would shadow the standard
-# library's calendar module (http.cookiejar imports it) for everything imported below.
-if str(Path(__file__).resolve().parent) in sys.path:
-    sys.path.remove(str(Path(__file__).resolve().parent))
-
+# A folder run as `python bench/calendar`, not bench/calendar.py: a calendar.py in bench/ would shadow the
+# standard library's calendar module (http.cookiejar imports it) for every script in bench/; a folder
+# without __init__.py never wins over a regular module.
 import argparse
 import asyncio
 import html
@@ -37,12 +32,14 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,7 +52,7 @@ from aiwfe.ops.radicale import Radicale
 from aiwfe.ops.scratch import scratch_servers
 
 BIN = Path(sys.executable).parent
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Europe/Berlin")
 # March 2026 in Berlin: CET until the 29th, CEST after.
 MONTH_START = datetime(2026, 3, 1, tzinfo=TZ)
@@ -477,7 +474,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     flags = "--quick" if args.quick else f"--seconds {args.seconds:g}"
-    print(f"rerun: .venv/bin/python bench/calendar.py {flags} --clients {args.clients}")
+    print(f"rerun: .venv/bin/python bench/calendar {flags} --clients {args.clients}")
 
 
 if __name__ == "__main__":
