@@ -377,6 +377,11 @@ class Stack:
             pass
         return pid
 
+    def runs_monitoring(self) -> bool:
+        """Whether the running stack was started with monitoring, whatever this process's environment says."""
+        conf = self.paths.supervisor_conf
+        return conf.exists() and "[program:prometheus]" in conf.read_text()
+
     def is_running(self) -> bool:
         return self.supervisor_pid() is not None
 
