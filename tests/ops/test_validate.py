@@ -51,6 +51,7 @@ def test_validate_short_run_reports_every_step(stack: Stack, tmp_path: Path) -> 
     folders = list(out.glob("validation-*"))
     assert len(folders) == 1, done.stdout + done.stderr
     folder = folders[0]
+    assert (folder / "report.md").exists(), done.stdout + done.stderr
     assert (folder / "report.md").read_text().startswith("# Validation report")
     report = json.loads((folder / "report.json").read_text())
 

@@ -393,11 +393,11 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
             raise RuntimeError("the local stack is not running (`make up`), or give --base-url")
         s = stack.settings
         base_url = f"https://{s.hostname}:{s.https_port}"
+        verify = stack.ca_context()
+        options.ca = options.ca or stack.paths.ca_cert
     if stack is not None and not stack.settings.monitoring and stack.runs_monitoring():
         # `make up MONITORING=1` then a plain `make validate`: follow the running stack.
         stack = Stack(stack.settings.model_copy(update={"monitoring": True}))
-        verify = stack.ca_context()
-        options.ca = options.ca or stack.paths.ca_cert
     folder = options.out / f"validation-{started:%Y%m%dT%H%M%SZ}"
     folder.mkdir(parents=True, exist_ok=True)
     report = Report(started.isoformat(), options.command, base_url, str(folder))
