@@ -113,6 +113,16 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	const moved = (await stored.json()).items.find((o: { summary: string }) => o.summary === 'Imported 0001');
 	expect(new Date(moved.start.date_time).toISOString()).toBe(`${day}T15:00:00.000Z`);
 	await snap(page, 'calendar-after-drag');
+
+	// A returning visit opens the last view again (it once stored "undefined" and the calendar never rendered).
+	const pageErrors: string[] = [];
+	page.on('pageerror', (err) => pageErrors.push(String(err)));
+	const savedView = await page.evaluate(() => localStorage.getItem('aiwfe.calendar.view'));
+	expect(['dayGridMonth', 'timeGridWeek', 'timeGridDay', 'listWeek']).toContain(savedView);
+	await page.reload();
+	await expect(page.locator('.ec-toolbar')).toBeVisible();
+	await expect(page.getByText('Loading your calendar')).toHaveCount(0);
+	expect(pageErrors).toEqual([]);
 });
 
 /** An .ics of `count` one-hour events on consecutive days from `first`, padded past the inline-import size. */
