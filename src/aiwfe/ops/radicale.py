@@ -9,7 +9,6 @@ process; ``add_user`` and ``create_calendar`` prepare an account and a calendar 
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from aiwfe.ops.system import SystemSetupError
+from aiwfe.ops.system import SystemSetupError, terminate
 
 _MKCALENDAR_BODY = """<?xml version="1.0" encoding="utf-8"?>
 <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
@@ -120,14 +119,7 @@ class Radicale:
             time.sleep(0.1)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.send_signal(signal.SIGTERM)
-        try:
-            self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        terminate(self._proc, timeout)
 
     def __enter__(self) -> Radicale:
         return self.start()

@@ -7,7 +7,6 @@ eviction policy is ``noeviction`` so queued Celery tasks and sessions can never 
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from typing import IO
 
 import redis
 
-from aiwfe.ops.system import SystemSetupError
+from aiwfe.ops.system import SystemSetupError, terminate
 
 
 @dataclass
@@ -88,11 +87,4 @@ class RedisServer:
             time.sleep(0.1)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            return
-        self._proc.send_signal(signal.SIGTERM)
-        try:
-            self._proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        terminate(self._proc, timeout)

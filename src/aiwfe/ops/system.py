@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,3 +101,15 @@ def _stop_distribution_services(prefix: list[str], packages: list[str]) -> None:
                 capture_output=True,
                 timeout=60,
             )
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+    """Stop a server we started: SIGTERM, then SIGKILL after ``timeout`` seconds; a no-op once it exited."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
