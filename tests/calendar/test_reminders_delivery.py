@@ -345,6 +345,7 @@ async def _one_webhook_delivery(
     return delivery_id
 
 
+@pytest.mark.usefixtures("instant")
 async def test_a_5xx_is_retried_with_backoff_and_the_receiver_sees_one_key(
     alice: Caller, sessions: Sessions, settings: Settings
 ) -> None:
@@ -358,6 +359,7 @@ async def test_a_5xx_is_retried_with_backoff_and_the_receiver_sees_one_key(
         receiver.stop()
 
 
+@pytest.mark.usefixtures("instant")
 async def test_a_receiver_that_keeps_failing_is_retried_later_then_the_circuit_opens(
     alice: Caller, sessions: Sessions, settings: Settings
 ) -> None:
