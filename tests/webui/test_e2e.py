@@ -102,6 +102,9 @@ def stack(system_packages: None, webui: Path, provider: Provider) -> Iterator[St
         "AIWFE_PUBLIC_URL": f"http://localhost:{provider.http_port}",
         # The specs subscribe one calendar to another's feed on this stack, a loopback address.
         "AIWFE_CALENDAR_SYNC_ALLOW_PRIVATE_HOSTS": "true",
+        # Every spec registers its accounts from this one address, and the dated ones run again at other
+        # instants: more than the default 10 registrations an hour.
+        "AIWFE_REGISTER_RATE_PER_IP": "100/hour",
     }
     with running_stack(
         "aiwfe-test-webui-", webui_root=webui, http_port=provider.http_port, extra_app_env=app_env
