@@ -13,10 +13,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import redis
+import time_machine
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -219,3 +221,27 @@ def worker(
         yield running
     finally:
         stop(proc)
+
+
+# The instants the time-sensitive tests run at (issue #19), so none passes only on the day it was written:
+# Berlin wall times on a Sunday and a Monday, on both DST change days (after the jump), on New Year's Eve an
+# hour before midnight and on a leap day. Tests take them with the ``instant`` fixture.
+INSTANTS = {
+    "sunday": "2027-01-10T23:30:00+01:00",
+    "monday": "2027-01-11T00:30:00+01:00",
+    "dst-spring": "2027-03-28T03:30:00+02:00",
+    "dst-autumn": "2027-10-31T02:30:00+01:00",
+    "new-years-eve": "2027-12-31T23:00:00+01:00",
+    "leap-day": "2028-02-29T12:00:00+01:00",
+}
+
+
+@pytest.fixture(params=list(INSTANTS.values()), ids=list(INSTANTS))
+def instant(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """This process's clock (time.time, datetime.now, date.today) moved to each instant, ticking on.
+
+    Servers and subprocesses (PostgreSQL's now(), the worker) keep the real time: a test taking this fixture
+    checks what the code in this process decides from the clock."""
+    start = datetime.fromisoformat(request.param)
+    with time_machine.travel(start, tick=True):
+        yield start

@@ -19,6 +19,7 @@ from aiwfe.ops.postgres import PostgresCluster
 
 def _beat(settings: Settings, role: str, age: float = 0.0) -> None:
     client = redis.Redis.from_url(settings.redis_url.get_secret_value())
+    # An age on the real clock, which the health check compares the beat with.
     client.set(heartbeat_key(role, f"test-{role}"), f"{time.time() - age:.3f}", ex=600)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from tests.auth.conftest import PASSWORD, Api, bearer, link_token, login_token, register, wait_for_mail
 from tests.processes import RunningProcess
 
@@ -22,6 +23,7 @@ async def test_registration_mails_a_single_use_verification_link(
     assert "already used" in again.json()["detail"]
 
 
+@pytest.mark.usefixtures("instant")
 async def test_an_expired_verification_link_is_refused(
     api: Api, worker: RunningProcess, smtp_sink: SmtpSink, settings: Settings
 ) -> None:

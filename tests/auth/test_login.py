@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from httpx import ASGITransport, AsyncClient
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, register
 
@@ -128,6 +129,7 @@ async def test_bearer_requests_are_exempt_from_csrf(api: Api) -> None:
     assert response.json()["time_zone"] == "Asia/Tokyo"
 
 
+@pytest.mark.usefixtures("instant")
 async def test_failed_logins_lock_the_account_for_growing_periods(api: Api, settings: Settings) -> None:
     await register(api.http, "i@example.com")
     bad = {"email": "i@example.com", "password": "wrong password here"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.auth.conftest import Api, bearer, login_token, register
@@ -51,11 +52,12 @@ async def test_scopes_limit_what_a_token_may_do_and_use_is_recorded(api: Api) ->
     assert admin.status_code == 403
 
 
+@pytest.mark.usefixtures("instant")
 async def test_revoked_and_expired_tokens_stop_working(api: Api) -> None:
     await register(api.http, "p3@example.com")
     session = await login_token(api.http, "p3@example.com")
     created = await _token(api, session, ["read", "write"])
-    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    soon = (datetime.fromtimestamp(api.clock(), UTC) + timedelta(hours=1)).isoformat()
     expiring = (await _token(api, session, ["read"], expires_at=soon))["token"]
     assert (
         await api.http.delete(f"/api/v1/me/tokens/{created['id']}", headers=bearer(session))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyotp
+import pytest
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, register
 
 
@@ -36,6 +37,7 @@ async def _password_step(api: Api, email: str) -> str:
     return mfa_token
 
 
+@pytest.mark.usefixtures("instant")
 async def test_sign_in_needs_the_code_after_the_password(api: Api) -> None:
     _, secret, _ = await _enrol(api, "t1@example.com")
     api.clock.advance(60)  # the enrolment code's time step is spent
@@ -56,6 +58,7 @@ async def test_sign_in_needs_the_code_after_the_password(api: Api) -> None:
     assert next(s for s in listed if s["current"])["mfa"] is True
 
 
+@pytest.mark.usefixtures("instant")
 async def test_a_code_is_accepted_once_only(api: Api) -> None:
     _, secret, _ = await _enrol(api, "t2@example.com")
     api.clock.advance(60)

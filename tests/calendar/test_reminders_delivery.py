@@ -246,7 +246,7 @@ async def test_two_workers_racing_over_duplicate_tasks_send_each_reminder_once(
     start_worker("one")
     start_worker("two")
     secret = await configure_webhook(alice, receiver.url)
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # real time: the worker processes send on it
     for n in range(6):
         event = await timed_event(alice, now + timedelta(minutes=10), summary=f"race {n}")
         await remind(alice, event["id"], (10, "webhook"), (10, "in_app"), (10, "email"))
@@ -294,7 +294,7 @@ async def test_a_worker_killed_mid_send_is_resent_once_after_restart_with_the_sa
         short = settings.model_copy(update={"reminders_lease_seconds": int(lease)})
         first = start_worker("doomed", AIWFE_REMINDERS_LEASE_SECONDS=lease)
         secret = await configure_webhook(alice, receiver.url)
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # real time: the worker processes claim and send on it
         event = await timed_event(alice, now + timedelta(minutes=5), summary="survives a crash")
         await remind(alice, event["id"], (5, "webhook"))
         await set_mark(sessions, now - timedelta(minutes=1))
@@ -345,12 +345,13 @@ async def _one_webhook_delivery(
     return delivery_id
 
 
+@pytest.mark.usefixtures("instant")
 async def test_a_5xx_is_retried_with_backoff_and_the_receiver_sees_one_key(
     alice: Caller, sessions: Sessions, settings: Settings
 ) -> None:
     receiver = Receiver(statuses=[500, 503]).start()
     try:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # the clock the instant fixture moved
         delivery_id = await _one_webhook_delivery(alice, sessions, settings, receiver, now)
         assert await delivery.deliver(sessions, settings, delivery_id, lambda: now) == "sent"
         assert receiver.keys() == [str(delivery_id)] * 3
@@ -358,6 +359,7 @@ async def test_a_5xx_is_retried_with_backoff_and_the_receiver_sees_one_key(
         receiver.stop()
 
 
+@pytest.mark.usefixtures("instant")
 async def test_a_receiver_that_keeps_failing_is_retried_later_then_the_circuit_opens(
     alice: Caller, sessions: Sessions, settings: Settings
 ) -> None:
@@ -366,7 +368,7 @@ async def test_a_receiver_that_keeps_failing_is_retried_later_then_the_circuit_o
         update={"reminders_webhook_attempts": 2, "reminders_webhook_breaker_threshold": 3}
     )
     try:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # the clock the instant fixture moved
         delivery_id = await _one_webhook_delivery(alice, sessions, tight, receiver, now)
         assert await delivery.deliver(sessions, tight, delivery_id, lambda: now) == "retry"
         assert len(receiver.requests) == 2

@@ -55,6 +55,7 @@ async def _connect(settings: Settings, caller: Caller, token: str, **fields: Any
                 email=me["email"],
                 scopes=["https://www.googleapis.com/auth/calendar.readonly"],
                 access_token_encrypted=encrypt(settings, token),
+                # The sync code reads this same process clock (datetime.now): valid for the test's hour.
                 token_expires_at=datetime.now(UTC) + timedelta(hours=1),
                 **fields,
             )

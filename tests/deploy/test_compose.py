@@ -390,6 +390,7 @@ def test_beat_healthcheck_reads_the_heartbeat_beat_writes(
             return subprocess.run(command, env=env, capture_output=True, check=False).returncode == 0
 
         assert not healthy(), "healthy without any heartbeat"
+        # Beats on the real clock: the healthcheck runs as a separate process and reads it.
         server.client().set(heartbeat_key("beat", "beat"), f"{time.time():.3f}")
         assert healthy()
         server.client().set(heartbeat_key("beat", "beat"), f"{time.time() - 600:.3f}")
@@ -607,7 +608,7 @@ def test_pgbackrest_keeps_30_days_in_the_shared_repository(services: dict[str, d
 def test_backup_healthcheck_needs_a_backup_younger_than_26_hours(
     services: dict[str, dict[str, Any]], tmp_path: Path, info: str, healthy: bool
 ) -> None:
-    now = int(time.time())
+    now = int(time.time())  # the healthcheck script compares the backup's age with the real clock
     info = info.replace("NOW_MINUS_200", str(now - 200)).replace("NOW_MINUS_100", str(now - 100))
     fake = tmp_path / "pgbackrest"
     fake.write_text(f"#!/bin/sh\ncat <<'JSON'\n{info}\nJSON\n")

@@ -216,6 +216,7 @@ async def _verify(
         nonce=nonce,
         access_token=None,
         algorithms=["RS256"],
+        # Real time: the provider (a node process) issued the token on the real clock.
         now=time.time() if at is None else at,
         leeway=60,
     )

@@ -34,7 +34,7 @@ class Published:
 
 
 def _claims(**changes: object) -> dict[str, object]:
-    now = int(time.time())
+    now = int(time.time())  # relative: the verification below reads the same real clock
     claims: dict[str, object] = {
         "iss": ISSUER,
         "sub": "user-1",
@@ -63,7 +63,7 @@ async def _verify(token: str, keys: KeySetCache, issuers: list[str] | None = Non
         nonce=NONCE,
         access_token=None,
         algorithms=["RS256", "HS256"],  # the provider's list is filtered: HMAC is never accepted
-        now=time.time(),
+        now=time.time(),  # the claims above were issued on this real clock
         leeway=60,
     )
 
@@ -113,7 +113,7 @@ async def test_a_token_forged_with_the_right_key_id_but_another_key_is_refused()
         ({"nonce": None}, "nonce"),
         ({"aud": "another-client"}, "aud"),
         ({"iss": "https://evil.example.com"}, "iss"),
-        ({"exp": int(time.time()) - 120}, "exp"),
+        ({"exp": int(time.time()) - 120}, "exp"),  # past the 60 s leeway of the real clock
     ],
 )
 async def test_each_claim_is_checked(changes: dict[str, object], claim: str) -> None:

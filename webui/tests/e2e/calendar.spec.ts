@@ -1,22 +1,48 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
+import { addDays, mondayOf, test, TODAY, ZONE, type IsoDate } from './clock';
 import { expectAccessible, registerByApi, signIn, snap, uniqueEmail } from './helpers';
 
-function nextMonday(): Date {
-	const day = new Date();
-	day.setHours(12, 0, 0, 0);
-	day.setDate(day.getDate() + ((8 - day.getDay()) % 7 || 7));
-	return day;
+/** The instant of the wall time `time` (HH:MM) on `day` in the browser's zone, whatever its UTC offset then. */
+function wallTime(day: IsoDate, time: string): Date {
+	const naive = new Date(`${day}T${time}:00Z`);
+	const offset = (at: Date) => {
+		const name = new Intl.DateTimeFormat('en-GB', { timeZone: ZONE, timeZoneName: 'longOffset' })
+			.formatToParts(at)
+			.find((part) => part.type === 'timeZoneName')?.value;
+		const match = /GMT([+-])(\d\d):(\d\d)/.exec(name ?? '');
+		return match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) : 0;
+	};
+	return new Date(naive.getTime() - offset(naive) * 60_000);
 }
 
-function isoDate(day: Date): string {
-	return `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, '0')}-${String(day.getDate()).padStart(2, '0')}`;
+/** An instant as an iCalendar UTC date-time (20261207T140000Z). */
+function icsUtc(at: Date): string {
+	return at.toISOString().replace(/[-:]/g, '').slice(0, 15) + 'Z';
+}
+
+/** The first day (a Monday) of the week the week view shows. */
+async function shownWeek(page: Page): Promise<IsoDate> {
+	const days = await page
+		.locator('.ec time[datetime]')
+		.evaluateAll((nodes) => nodes.map((n) => n.getAttribute('datetime') ?? '').filter((d) => /^\d{4}-\d\d-\d\d$/.test(d)));
+	return days.sort()[0] ?? '';
+}
+
+/** Page the week view to the week starting `monday`, from wherever the calendar stands. */
+async function showWeek(page: Page, monday: IsoDate) {
+	await expect.poll(() => shownWeek(page)).not.toBe('');
+	const weeks = Math.round((Date.parse(monday) - Date.parse(await shownWeek(page))) / (7 * 86_400_000));
+	for (let i = 0; i < Math.abs(weeks); i++) {
+		await page.locator('.ec-toolbar').getByRole('button', { name: weeks > 0 ? /next/i : /prev/i }).click();
+	}
+	await expect.poll(() => shownWeek(page)).toBe(monday);
 }
 
 async function view(page: Page, name: 'Month' | 'Week' | 'Day' | 'Agenda') {
 	await page.locator('.ec-toolbar').getByRole('button', { name, exact: true }).click();
 }
 
-test('a weekly event shows in week views, one occurrence is edited, an .ics imports with progress, an event is dragged', async ({ page, request }) => {
+test('a weekly event shows in week views, one occurrence is edited, an .ics imports with progress, an event is dragged', { tag: '@dated' }, async ({ page, request }) => {
 	const email = uniqueEmail('katherine');
 	await registerByApi(request, email, 'Katherine');
 	await signIn(page, email);
@@ -24,14 +50,15 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	await expect(page.getByRole('checkbox', { name: 'Personal' })).toBeChecked();
 	await expect(page.getByText('Times in Europe/Berlin')).toBeVisible();
 
-	// A weekly stand-up, starting next Monday at 09:30.
-	const monday = nextMonday();
+	// A weekly stand-up, starting next Monday at 09:30 (next week's Monday, whichever day today is).
+	const thisWeek = mondayOf(TODAY);
+	const monday = addDays(thisWeek, 7);
 	await page.getByRole('button', { name: 'New event' }).click();
 	const dialog = page.getByRole('dialog', { name: 'New event' });
 	await dialog.getByLabel('Title').fill('Team stand-up');
-	await dialog.getByLabel('Starts').fill(isoDate(monday));
+	await dialog.getByLabel('Starts').fill(monday);
 	await dialog.getByLabel('Start time').fill('09:30');
-	await dialog.getByLabel('Ends').fill(isoDate(monday));
+	await dialog.getByLabel('Ends').fill(monday);
 	await dialog.getByLabel('End time').fill('10:00');
 	await dialog.getByLabel('Repeat', { exact: true }).selectOption('WEEKLY');
 	await expect(dialog.getByRole('button', { name: 'Mon' })).toHaveAttribute('aria-pressed', 'true');
@@ -41,13 +68,15 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	await dialog.getByRole('button', { name: 'Save' }).click();
 	await expect(page.getByText('Event created.')).toBeVisible();
 
-	// Week view: this week has none (it starts next Monday), next week and the one after have one each.
+	// Week view: it opens on this week (the browser's clock is at the chosen instant), which has none
+	// (the series starts next Monday); next week and the one after have one each.
 	await view(page, 'Week');
-	await page.locator('.ec-toolbar').getByRole('button', { name: /next/i }).click();
+	await expect.poll(() => shownWeek(page)).toBe(thisWeek);
 	const standup = page.locator('.ec-event', { hasText: 'Team stand-up' });
+	await showWeek(page, monday);
 	await expect(standup).toHaveCount(1);
 	await expect(standup).toContainText('09:30');
-	await page.locator('.ec-toolbar').getByRole('button', { name: /next/i }).click();
+	await showWeek(page, addDays(monday, 7));
 	await expect(standup).toHaveCount(1);
 	await snap(page, 'calendar-week');
 
@@ -60,7 +89,7 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	await edit.getByRole('button', { name: 'Save' }).click();
 	await expect(page.getByText('Event saved.')).toBeVisible();
 	await expect(page.locator('.ec-event', { hasText: 'Stand-up (moved room)' })).toHaveCount(1);
-	await page.locator('.ec-toolbar').getByRole('button', { name: /prev/i }).click();
+	await showWeek(page, monday);
 	await expect(page.locator('.ec-event', { hasText: 'Team stand-up' })).toHaveCount(1);
 
 	await view(page, 'Month');
@@ -77,7 +106,9 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	page.on('request', (request) => {
 		if (request.url().includes('/api/v1/jobs/') || request.url().includes('/imports/')) streams.push(request.url());
 	});
+	// Back to the week of the first stand-up, whichever week the views in between left on screen.
 	await view(page, 'Week');
+	await showWeek(page, monday);
 	await page.getByRole('button', { name: 'Settings of Personal' }).click();
 	const settings = page.getByRole('dialog', { name: 'Calendar settings' });
 	await settings.locator('input[type="file"]').setInputFiles({
@@ -97,6 +128,7 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	const imported = page.locator('.ec-event', { hasText: 'Imported 0001' });
 	await expect(imported).toHaveCount(1);
 	await expect(imported).toContainText('15:00');
+	await expect.poll(() => shownWeek(page)).toBe(monday);
 
 	// Drag it an hour later (two 30-minute slots); the move is saved.
 	const box = await imported.boundingBox();
@@ -108,10 +140,9 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	await page.mouse.up();
 	await expect(page.getByText('Event moved.')).toBeVisible();
 	await expect(imported).toContainText('16:00');
-	const day = isoDate(monday);
-	const stored = await page.request.get(`/api/v1/events?start=${day}T00:00:00Z&end=${day}T23:59:59Z`);
+	const stored = await page.request.get(`/api/v1/events?start=${monday}T00:00:00Z&end=${monday}T23:59:59Z`);
 	const moved = (await stored.json()).items.find((o: { summary: string }) => o.summary === 'Imported 0001');
-	expect(new Date(moved.start.date_time).toISOString()).toBe(`${day}T15:00:00.000Z`);
+	expect(new Date(moved.start.date_time).toISOString()).toBe(wallTime(monday, '16:00').toISOString());
 	await snap(page, 'calendar-after-drag');
 
 	// A returning visit opens the last view again (it once stored "undefined" and the calendar never rendered).
@@ -125,20 +156,19 @@ test('a weekly event shows in week views, one occurrence is edited, an .ics impo
 	expect(pageErrors).toEqual([]);
 });
 
-/** An .ics of `count` one-hour events on consecutive days from `first`, padded past the inline-import size. */
-function bigIcs(first: Date, count: number): string {
+/** An .ics of `count` events, 15:00 to 16:00 in the browser's zone on consecutive days from `first`, written in
+ * UTC (so across a DST change the UTC time differs), padded past the inline-import size. */
+function bigIcs(first: IsoDate, count: number): string {
 	const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//aiwfe//e2e//EN'];
 	const pad = 'x'.repeat(60); // lines stay under 75 octets (RFC 5545 folding)
 	for (let i = 0; i < count; i++) {
-		const day = new Date(first);
-		day.setDate(first.getDate() + i);
-		const stamp = isoDate(day).replaceAll('-', '');
+		const day = addDays(first, i);
 		lines.push(
 			'BEGIN:VEVENT',
 			`UID:e2e-${i}@example.com`,
-			`DTSTAMP:${stamp}T000000Z`,
-			`DTSTART:${stamp}T140000Z`,
-			`DTEND:${stamp}T150000Z`,
+			`DTSTAMP:${day.replaceAll('-', '')}T000000Z`,
+			`DTSTART:${icsUtc(wallTime(day, '15:00'))}`,
+			`DTEND:${icsUtc(wallTime(day, '16:00'))}`,
 			`SUMMARY:Imported ${String(i + 1).padStart(4, '0')}`,
 			`DESCRIPTION:${pad}`,
 			`LOCATION:${pad}`,

@@ -15,6 +15,7 @@ export const ADMIN = {
 let counter = 0;
 export function uniqueEmail(prefix: string): string {
 	counter += 1;
+	// The real clock only makes the address unique across runs against the same stack.
 	return `${prefix}.${Date.now().toString(36)}${counter}@example.com`;
 }
 
@@ -43,7 +44,7 @@ function decodeQuotedPrintable(text: string): string {
 export async function linkFromMail(to: string, route: string, timeoutMs = 45_000): Promise<string> {
 	const folder = process.env.AIWFE_E2E_MAIL_DIR;
 	if (!folder) throw new Error('AIWFE_E2E_MAIL_DIR is not set (run through tests/webui/test_e2e.py)');
-	const deadline = Date.now() + timeoutMs;
+	const deadline = Date.now() + timeoutMs; // real elapsed time: how long the worker may take
 	const pattern = new RegExp(`https?://[^\\s"<>]+${route.replace('/', '\\/')}\\?token=[A-Za-z0-9_\\-]+`);
 	while (Date.now() < deadline) {
 		for (const name of readdirSync(folder).filter((n) => n.endsWith('.eml')).sort().reverse()) {
@@ -62,6 +63,7 @@ export async function linkFromMail(to: string, route: string, timeoutMs = 45_000
 
 /** A TOTP code for `secret`, `stepsAhead` periods from now (the server accepts ±1, each step once). */
 export function totpCode(secret: string, stepsAhead = 0): string {
+	// The real clock: the server checks the code against its own, real time.
 	const totp = new TOTP({ secret: Secret.fromBase32(secret.replace(/\s+/g, '')), digits: 6, period: 30, algorithm: 'SHA1' });
 	return totp.generate({ timestamp: Date.now() + stepsAhead * 30_000 });
 }
