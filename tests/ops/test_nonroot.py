@@ -188,11 +188,9 @@ def test_make_up_and_backups_work_for_an_ordinary_user(ordinary_user: OrdinaryUs
 
         backup = ordinary_user.aiwfe(env, "backup", "now")
         assert backup.returncode == 0, f"aiwfe backup now failed:\n{backup.stdout}\n{backup.stderr}"
-        # Not stack.backups() here: as root it would run pgBackRest as postgres, not as the stack's user.
+        # pgBackRest waits until the backup's WAL is archived, so archive-push as the user works too.
+        # (Not stack.backups() here: as root it would run pgBackRest as postgres, not as the user.)
         assert re.search(r"backup \d{8}-\d{6}F \(full", backup.stdout), backup.stdout
-
-        check = ordinary_user.aiwfe(env, "backup", "check")  # archive-push runs as the server's user
-        assert check.returncode == 0, f"aiwfe backup check failed:\n{check.stdout}\n{check.stderr}"
 
         # The restore half without the drill's scratch server: pgBackRest writes a complete data folder.
         target = root / "restored"
