@@ -14,6 +14,7 @@ import re
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -183,6 +184,7 @@ def test_make_up_and_backups_work_for_an_ordinary_user(ordinary_user: OrdinaryUs
 
         status, body = stack.ready_report()
         assert (status, body["status"]) == (200, "ok"), body
+        assert stat.S_IMODE(root.stat().st_mode) == 0o700  # other accounts cannot read logs or data
         postmaster = int((stack.paths.pgdata / "postmaster.pid").read_text().split()[0])
         assert psutil.Process(postmaster).uids().real == ordinary_user.uid  # not postgres, not root
 
