@@ -2,7 +2,8 @@
 
 The repository is a folder locally (``repo1-type=posix``) and S3 in production (the same stanza
 options with ``repo1-type=s3``). Retention keeps 30 days of full backups and the WAL to replay them.
-pgBackRest runs as the OS user that owns the cluster, talking to it over its unix socket.
+pgBackRest runs as the OS user that owns the cluster, talking to it over its unix socket as the
+``postgres`` role (see ``PostgresCluster._write_auth``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiwfe.ops.postgres import PostgresCluster
+from aiwfe.ops.postgres import SUPERUSER, PostgresCluster
 
 STANZA = "aiwfe"
 RETENTION_DAYS = 30
@@ -101,7 +102,9 @@ class BackupRepository:
                 "pg1-path": str(self.cluster.datadir),
                 "pg1-port": str(self.cluster.port),
                 "pg1-socket-path": str(self.cluster.socket_dir),
-                "pg1-user": "postgres",
+                # The database role; the socket's peer map lets the cluster's OS user (``postgres`` as
+                # root, else the invoking user) log in as it.
+                "pg1-user": SUPERUSER,
             },
         }
         text = "# Written by aiwfe.\n"

@@ -1,7 +1,9 @@
 """A project-local PostgreSQL cluster: initialise, configure, run (foreground), create the app database.
 
 Used by the local stack (run under the supervisor) and by the test fixtures (run directly), so both
-exercise the same code. As root the server runs as the ``postgres`` user, as PostgreSQL requires.
+exercise the same code. As root the server runs as the ``postgres`` user, as PostgreSQL requires; as
+anyone else it runs as that user. Either way the database superuser is ``postgres``, and peer
+authentication on the unix socket maps the server's OS user to it (pgBackRest connects that way).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aiwfe.ops.system import SystemSetupError, postgres_bindir
 
 SUPERUSER = "postgres"
 CONF_NAME = "aiwfe.conf"
+IDENT_MAP = "aiwfe"
 
 
 def _quote_conf(value: str) -> str:
@@ -44,6 +47,19 @@ class PostgresCluster:
     def run_as(self) -> str | None:
         """The OS user the server runs as: ``postgres`` when we are root, else ourselves."""
         return SUPERUSER if os.geteuid() == 0 else None
+
+    @property
+    def os_user(self) -> str:
+        """The name of the OS user the server runs as, which peer authentication maps to ``SUPERUSER``."""
+        if self.run_as:
+            return self.run_as
+        try:
+            return pwd.getpwuid(os.geteuid()).pw_name
+        except KeyError:
+            raise SystemSetupError(
+                f"user id {os.geteuid()} has no name in the passwd database; PostgreSQL's peer "
+                "authentication needs one: run as a user with an /etc/passwd entry"
+            ) from None
 
     @property
     def bindir(self) -> Path:
@@ -142,11 +158,36 @@ class PostgresCluster:
         target = self.datadir / CONF_NAME
         target.write_text(text)
         self._chown(target)
+        self._write_auth()
         main_conf = self.datadir / "postgresql.conf"
         include = f"include_if_exists = '{CONF_NAME}'"
         if include not in main_conf.read_text():
             with main_conf.open("a") as handle:
                 handle.write(f"\n{include}\n")
+
+    def _write_auth(self) -> None:
+        """Socket logins by peer, mapped so only the server's own OS user becomes the superuser (initdb
+        would map each OS user to the role of the same name, and a normal user is not ``postgres``);
+        TCP logins by password. Rewritten with the rest of the configuration, so older clusters follow."""
+        hba = (
+            "# Written by aiwfe with aiwfe.conf; edit the code, not this file.\n"
+            "# TYPE  DATABASE     USER  ADDRESS       METHOD\n"
+            f"local   all          all                 peer map={IDENT_MAP}\n"
+            f"local   replication  all                 peer map={IDENT_MAP}\n"
+            "host    all          all   127.0.0.1/32  scram-sha-256\n"
+            "host    all          all   ::1/128       scram-sha-256\n"
+            "host    replication  all   127.0.0.1/32  scram-sha-256\n"
+            "host    replication  all   ::1/128       scram-sha-256\n"
+        )
+        ident = (
+            "# Written by aiwfe: the server's OS user is the superuser on the socket.\n"
+            f"{IDENT_MAP}  {self.os_user}  {SUPERUSER}\n"
+        )
+        for name, text in (("pg_hba.conf", hba), ("pg_ident.conf", ident)):
+            path = self.datadir / name
+            path.write_text(text)
+            path.chmod(0o600)
+            self._chown(path)
 
     def start(self, log: IO[bytes] | int | None = None) -> None:
         """Run the server as a child of this process (tests); the stack uses the supervisor instead."""

@@ -397,8 +397,11 @@ class Stack:
         ensure_installed()
         for folder in (self.paths.data, self.paths.logs, self.paths.run, self.paths.caddy):
             folder.mkdir(parents=True, exist_ok=True)
-        self.paths.root.chmod(0o755)  # postgres (a different user when root) must traverse it
-        self.paths.data.chmod(0o755)
+        # As root, PostgreSQL runs as postgres, which must traverse to its data; otherwise every process
+        # is ours and nobody else needs in (logs and data are not for other accounts).
+        mode = 0o755 if os.geteuid() == 0 else 0o700
+        self.paths.root.chmod(mode)
+        self.paths.data.chmod(mode)
         backups = self.backups()
         backups.write_config()
         backups.cluster.init()
