@@ -129,10 +129,10 @@ async def test_webhook_urls_must_be_http_or_https(alice: Caller, url: str) -> No
 async def test_private_webhook_targets_are_refused_unless_allowed(
     alice: Caller, settings: Settings, url: str
 ) -> None:
-    assert settings.reminders_webhook_allow_private_hosts is False
+    assert settings.outbound_allow_networks == ""
     response = await alice.post("/api/v1/reminders/webhook", json={"url": url})
     assert response.status_code == 422, response.text
-    assert "private or loopback" in response.json()["detail"]
+    assert "only public addresses are called" in response.json()["detail"]
 
 
 async def _notify(settings: Settings, user_email: str, count: int) -> None:

@@ -143,7 +143,7 @@ def settings(base_settings: Settings, mail_sink: SmtpSink) -> Iterator[Settings]
     yield base_settings.model_copy(
         update={
             "redis_url": SecretStr(_broker_url(base_settings)),
-            "reminders_webhook_allow_private_hosts": True,
+            "outbound_allow_networks": "127.0.0.1/32",
             "reminders_webhook_backoff_seconds": 0.01,
             "smtp_port": mail_sink.controller.port,
         }
@@ -177,7 +177,7 @@ def start_worker(
             "AIWFE_WORKER_NAME": node,
             "AIWFE_WORKER_CONCURRENCY": "2",
             "AIWFE_SMTP_PORT": str(settings.smtp_port),
-            "AIWFE_REMINDERS_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+            "AIWFE_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",
             # Tests scan with their own clock; a scan at the worker's start would race them.
             "AIWFE_REMINDERS_SCAN_ON_WORKER_START": "false",
         }

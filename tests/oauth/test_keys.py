@@ -17,7 +17,7 @@ from aiwfe.auth.models import User
 from aiwfe.core.crypto import InvalidToken, decrypt, encrypt
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
-from aiwfe.oauth.keys import rotate_keys
+from aiwfe.keys import rotate_keys
 from aiwfe.oauth.models import OAuthAccount
 
 OLD = Fernet.generate_key().decode()

@@ -1,10 +1,11 @@
-"""The SSRF guard behind sync sources and reminder webhooks."""
+"""The outbound client behind sync sources and reminder webhooks: which addresses it calls, resolving once,
+redirect hops, caps."""
 
 from __future__ import annotations
 
 import pytest
 
-from aiwfe.core.netguard import is_local_name, is_public_address
+from aiwfe.core.outbound import is_local_name, is_public_address
 
 
 @pytest.mark.parametrize(
