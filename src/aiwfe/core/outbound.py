@@ -137,9 +137,8 @@ class Guard:
                 raise Refused(f"the host {host} cannot be resolved") from None
         refused = [address for address in found if not self.permitted(address)]
         if refused:
-            raise Refused(
-                f"{host} is on a private or local network ({refused[0]}); only public addresses are called"
-            )
+            seen = "" if refused[0] == host else f" ({refused[0]})"
+            raise Refused(f"{host} is on a private or local network{seen}; only public addresses are called")
         return found
 
     async def check_url(self, url: str) -> None:
@@ -226,7 +225,9 @@ class _CappedStream(httpx.AsyncByteStream):
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport over the guarded network backend, with the size and time caps."""
 
-    def __init__(self, guard: Guard, *, max_bytes: int, total_seconds: float, verify: bool = True) -> None:
+    def __init__(
+        self, guard: Guard, *, max_bytes: int, total_seconds: float, verify: ssl.SSLContext | bool = True
+    ) -> None:
         super().__init__(verify=verify, trust_env=False, retries=0)
         ssl_context = (
             self._pool._ssl_context if isinstance(self._pool, httpcore.AsyncConnectionPool) else None
