@@ -38,8 +38,8 @@ from aiwfe.calendar.reminders.models import Delivery, DeliveryStatus, Notificati
 from aiwfe.calendar.reminders.scanner import scan
 from aiwfe.calendar.reminders.tasks import enqueue_sends
 from aiwfe.core.db import create_engine, create_sessionmaker
-from aiwfe.core.resilience import CircuitOpen
 from aiwfe.core.heartbeat import heartbeat_key
+from aiwfe.core.resilience import CircuitOpen
 from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
 from aiwfe.ops.smtp_sink import SmtpSink
