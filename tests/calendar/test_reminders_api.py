@@ -124,6 +124,7 @@ async def test_webhook_urls_must_be_http_or_https(alice: Caller, url: str) -> No
         "http://169.254.169.254/latest/meta-data",
         "http://[::1]/hook",
         "http://[::ffff:192.168.0.1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",  # NAT64 of the metadata address
     ],
 )
 async def test_private_webhook_targets_are_refused_unless_allowed(

@@ -20,6 +20,7 @@ from purgatory.domain.model import OpenedState
 from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 T = TypeVar("T")
+Breakers = AsyncCircuitBreakerFactory  # the type callers hold; purgatory is imported here only
 Predicate = Callable[[BaseException], bool]
 
 

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
-from purgatory import AsyncCircuitBreakerFactory
 
 from aiwfe.core import resilience
 from aiwfe.core.logging import get_logger
@@ -54,7 +53,7 @@ class ProviderCalls:
         name: str,
         label: str,
         settings: Settings,
-        breakers: AsyncCircuitBreakerFactory,
+        breakers: resilience.Breakers,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
@@ -116,7 +115,7 @@ class ProviderCalls:
         return await self.call(fetch, idempotent=True)
 
 
-def breaker_factory(settings: Settings) -> AsyncCircuitBreakerFactory:
+def breaker_factory(settings: Settings) -> resilience.Breakers:
     """One factory per process; each provider gets its own named circuit from it. Only outages open a
     circuit: a provider saying "invalid_grant" or 404 is up and answering."""
     return resilience.async_breakers(

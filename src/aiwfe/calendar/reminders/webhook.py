@@ -13,7 +13,6 @@ import secrets
 from datetime import UTC, datetime
 
 import httpx
-from purgatory import AsyncCircuitBreakerFactory
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -84,10 +83,10 @@ def policy(settings: Settings) -> resilience.Policy:
 
 
 # One set of circuits per worker process; a receiver's refusal (4xx) does not count.
-_breakers: dict[tuple[int, int], AsyncCircuitBreakerFactory] = {}
+_breakers: dict[tuple[int, int], resilience.Breakers] = {}
 
 
-def breakers(settings: Settings) -> AsyncCircuitBreakerFactory:
+def breakers(settings: Settings) -> resilience.Breakers:
     key = (settings.reminders_webhook_breaker_threshold, settings.reminders_webhook_breaker_reset_seconds)
     if key not in _breakers:
         _breakers[key] = resilience.async_breakers(policy(settings))
