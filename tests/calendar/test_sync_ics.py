@@ -184,6 +184,18 @@ async def test_a_file_over_the_event_limit_is_refused(
     assert await event_rows(small, calendar["id"]) == []
 
 
+async def test_an_answer_over_the_outbound_size_cap_is_refused(
+    alice: Caller, ics_server: IcsServer, sync_settings: Settings, enqueued: list[uuid.UUID]
+) -> None:
+    ics_server.serve("/big.ics", vcalendar(*(vevent(f"e{i}", "x" * 50) for i in range(40))))
+    calendar = await _ics_calendar(alice, ics_server.url("/big.ics"))
+    capped = sync_settings.model_copy(update={"calendar_sync_max_bytes": 1024})
+    assert await run_sync(capped, calendar["id"]) == "error"
+    failed = await calendar_of(alice, str(calendar["id"]))
+    assert "larger than 1024 bytes" in failed["sync_error"]
+    assert await event_rows(capped, calendar["id"]) == []
+
+
 async def test_loopback_sources_are_refused_unless_allowed(
     alice: Caller, ics_server: IcsServer, base_settings: Settings, enqueued: list[uuid.UUID]
 ) -> None:
