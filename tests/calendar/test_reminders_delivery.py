@@ -2,7 +2,7 @@
 once after a worker is SIGKILLed mid-send, signed webhooks the receiver can verify, retries and the breaker.
 
 The workers here use their own Redis database as broker, so the session's shared worker never takes
-their tasks; they run with private webhook targets allowed (the receiver is on 127.0.0.1).
+their tasks; they run with 127.0.0.1 (the receiver) allowed in AIWFE_OUTBOUND_ALLOW_NETWORKS.
 """
 
 from __future__ import annotations
