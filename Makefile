@@ -18,8 +18,10 @@ help:  ## list the targets
 $(UV):
 	@scripts/bootstrap.sh $(TOOLS)
 
+# --reinstall-package urllib3: environments made before niquests was dropped (issue #20) had urllib3's
+# files overwritten by urllib3-future; removing it leaves urllib3 broken until reinstalled.
 $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --reinstall-package urllib3
 	@touch $@
 
 webui:  ## build the web UI into webui/build (needs Node.js >= 20.19; without npm the stack serves a placeholder)

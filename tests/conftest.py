@@ -209,8 +209,8 @@ def worker(
         AIWFE_WORKER_METRICS_DIR=str(folder / "metrics"),
         AIWFE_WORKER_NAME=name,
         AIWFE_SMTP_PORT=str(base_settings.smtp_port),
-        # Calendar sync tests serve their sources on loopback.
-        AIWFE_CALENDAR_SYNC_ALLOW_PRIVATE_HOSTS="true",
+        # Calendar sync tests serve their sources on 127.0.0.1 (only that address: not all of loopback).
+        AIWFE_OUTBOUND_ALLOW_NETWORKS="127.0.0.1/32",
     )
     log = folder / "worker.log"
     with log.open("wb") as handle:

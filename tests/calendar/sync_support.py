@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from tests.auth.conftest import Api
 from tests.calendar.conftest import Caller
+from tests.conftest import _reset
 
 from aiwfe.calendar.models import Event
 from aiwfe.calendar.sync import engine
@@ -90,12 +91,22 @@ def ics_server() -> Iterator[IcsServer]:
         server.httpd.server_close()
 
 
+LOOPBACK = "127.0.0.1/32"  # the test servers' address, and nothing else of loopback
+
+
+@pytest.fixture
+def loopback_settings(base_settings: Settings) -> Iterator[Settings]:
+    """The test settings with sources on 127.0.0.1 allowed (the API checks a source when it is created)."""
+    yield base_settings.model_copy(update={"outbound_allow_networks": LOOPBACK})
+    _reset(base_settings)
+
+
 @pytest.fixture
 def sync_settings(settings: Settings) -> Settings:
-    """Settings for in-process sync runs: loopback sources allowed, short timeouts and backoff."""
+    """Settings for in-process sync runs: sources on 127.0.0.1 allowed, short timeouts and backoff."""
     return settings.model_copy(
         update={
-            "calendar_sync_allow_private_hosts": True,
+            "outbound_allow_networks": LOOPBACK,
             "calendar_sync_timeout_seconds": 2.0,
             "calendar_sync_backoff_seconds": 0.01,
         }

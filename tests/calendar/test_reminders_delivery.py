@@ -2,7 +2,7 @@
 once after a worker is SIGKILLed mid-send, signed webhooks the receiver can verify, retries and the breaker.
 
 The workers here use their own Redis database as broker, so the session's shared worker never takes
-their tasks; they run with private webhook targets allowed (the receiver is on 127.0.0.1).
+their tasks; they run with 127.0.0.1 (the receiver) allowed in AIWFE_OUTBOUND_ALLOW_NETWORKS.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pybreaker
 import pytest
 import redis
 from pydantic import SecretStr
@@ -40,6 +39,7 @@ from aiwfe.calendar.reminders.scanner import scan
 from aiwfe.calendar.reminders.tasks import enqueue_sends
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.heartbeat import heartbeat_key
+from aiwfe.core.resilience import CircuitOpen
 from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
 from aiwfe.ops.smtp_sink import SmtpSink
@@ -143,7 +143,7 @@ def settings(base_settings: Settings, mail_sink: SmtpSink) -> Iterator[Settings]
     yield base_settings.model_copy(
         update={
             "redis_url": SecretStr(_broker_url(base_settings)),
-            "reminders_webhook_allow_private_hosts": True,
+            "outbound_allow_networks": "127.0.0.1/32",
             "reminders_webhook_backoff_seconds": 0.01,
             "smtp_port": mail_sink.controller.port,
         }
@@ -177,7 +177,7 @@ def start_worker(
             "AIWFE_WORKER_NAME": node,
             "AIWFE_WORKER_CONCURRENCY": "2",
             "AIWFE_SMTP_PORT": str(settings.smtp_port),
-            "AIWFE_REMINDERS_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
+            "AIWFE_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32",
             # Tests scan with their own clock; a scan at the worker's start would race them.
             "AIWFE_REMINDERS_SCAN_ON_WORKER_START": "false",
         }
@@ -270,9 +270,10 @@ async def test_two_workers_racing_over_duplicate_tasks_send_each_reminder_once(
         ]
     assert sorted(receiver.keys()) == sorted(webhook_ids)  # 6 requests, 6 different keys
     for request in receiver.requests:
-        assert webhook.verify(secret, request.body, request.headers["X-Aiwfe-Signature"])
+        assert webhook.verify(secret, request.body, request.headers)  # the Standard Webhooks way
+        assert webhook.legacy_sign(secret, request.body) == request.headers["X-Aiwfe-Signature"]
         payload = json.loads(request.body)
-        assert payload["delivery_id"] == request.headers["Idempotency-Key"]
+        assert payload["delivery_id"] == request.headers["webhook-id"] == request.headers["Idempotency-Key"]
         assert payload["summary"].startswith("race ")
         assert payload["late"] is False
     async with sessions() as db:
@@ -325,7 +326,7 @@ async def test_a_worker_killed_mid_send_is_resent_once_after_restart_with_the_sa
         # Two POSTs reached the receiver, byte-identical and with one Idempotency-Key: it keeps one.
         assert receiver.keys() == [str(delivery_id), str(delivery_id)]
         assert receiver.requests[0].body == receiver.requests[1].body
-        assert all(webhook.verify(secret, r.body, r.headers["X-Aiwfe-Signature"]) for r in receiver.requests)
+        assert all(webhook.verify(secret, r.body, r.headers) for r in receiver.requests)
         assert len(set(receiver.keys())) == 1
     finally:
         receiver.stop()
@@ -365,7 +366,7 @@ async def test_a_receiver_that_keeps_failing_is_retried_later_then_the_circuit_o
 ) -> None:
     receiver = Receiver(statuses=[500] * 10).start()
     tight = settings.model_copy(
-        update={"reminders_webhook_attempts": 2, "reminders_webhook_breaker_threshold": 3}
+        update={"reminders_webhook_attempts": 2, "reminders_webhook_breaker_threshold": 2}
     )
     try:
         now = datetime.now(UTC)  # the clock the instant fixture moved
@@ -379,16 +380,22 @@ async def test_a_receiver_that_keeps_failing_is_retried_later_then_the_circuit_o
         assert row.lease_until == now + timedelta(seconds=settings.reminders_scan_seconds)
         assert "HTTP 500" in (row.error or "")
 
-        # Next attempt, one scan later: the third failure opens the circuit, the fourth call never leaves.
-        later = now + timedelta(seconds=settings.reminders_scan_seconds)
+        # A circuit counts a call that failed after all its tries: the second such call opens it...
+        base = timedelta(seconds=settings.reminders_scan_seconds)
+        later = now + base
         assert (await scan(sessions, tight, later)).to_send == [delivery_id]
         assert await delivery.deliver(sessions, tight, delivery_id, lambda: later) == "retry"
-        assert len(receiver.requests) == 3
+        assert len(receiver.requests) == 4
+        # ... and the third never leaves.
+        last = later + 2 * base
+        assert (await scan(sessions, tight, last)).to_send == [delivery_id]
+        assert await delivery.deliver(sessions, tight, delivery_id, lambda: last) == "retry"
+        assert len(receiver.requests) == 4
         async with sessions() as db:
             row = await db.get(Delivery, delivery_id)
         assert row is not None
-        assert pybreaker.CircuitBreakerError.__name__ in (row.error or "")
-        assert row.attempts == 2
+        assert CircuitOpen.__name__ in (row.error or "")
+        assert row.attempts == 3
     finally:
         receiver.stop()
 

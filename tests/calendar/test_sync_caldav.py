@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import pytest
 from tests.calendar import sync_support
 from tests.calendar.conftest import Caller
 from tests.calendar.sync_support import calendar_of, event_rows, run_sync, vcalendar, vevent, wait_for_status
@@ -23,6 +24,7 @@ from aiwfe.ops.radicale import Radicale
 
 enqueued = sync_support.enqueued
 sync_settings = sync_support.sync_settings
+settings = sync_support.loopback_settings
 MARCH = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
 PASSWORD = "radicale-secret"
 
@@ -289,3 +291,86 @@ async def test_a_server_that_is_not_caldav_is_an_error_in_words(
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers every method: a redirect when the server has a ``location``, else 200; records each hit."""
+
+    def _answer(self) -> None:
+        server: Any = self.server
+        server.hits.append((self.command, self.path))
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if server.location:
+            self.send_response(server.status)
+            self.send_header("Location", server.location)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _recorder(address: str, status: int = 0, location: str = "") -> ThreadingHTTPServer:
+    server: Any = ThreadingHTTPServer((address, 0), _Recorder)
+    server.hits, server.status, server.location = [], status, location
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+async def test_a_server_redirecting_to_an_internal_address_is_refused_and_nothing_is_fetched_there(
+    alice: Caller, sync_settings: Settings, enqueued: list[uuid.UUID], status: int
+) -> None:
+    # 127.0.0.1 is allowed (it stands for a public server); 127.0.0.2 is loopback outside the allowance:
+    # an internal service such as the metadata endpoint or the API's own port.
+    internal = _recorder("127.0.0.2")
+    target = f"http://127.0.0.2:{internal.server_address[1]}/latest/meta-data/"
+    public = _recorder("127.0.0.1", status, target)
+    try:
+        calendar = await alice.calendar(
+            name="Bouncer",
+            source="caldav",
+            source_url=f"http://127.0.0.1:{public.server_address[1]}/calendar/",
+            username="me",
+            password="pw",
+        )
+        assert await run_sync(sync_settings, calendar["id"]) == "error"
+        failed = await calendar_of(alice, calendar["id"])
+        assert "127.0.0.2 is on a private or local network" in failed["sync_error"]
+        assert public.hits  # type: ignore[attr-defined]
+        assert internal.hits == []  # type: ignore[attr-defined]
+    finally:
+        for server in (public, internal):
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.1.2.3/dav/cal/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[64:ff9b::7f00:1]/dav/cal/",  # NAT64 of 127.0.0.1
+        "http://127.0.0.2/dav/cal/",  # loopback beyond the one allowed address
+        "http://user:pw@cal.example.com/dav/",
+        "file:///etc/passwd",
+    ],
+)
+async def test_a_source_url_that_will_not_be_called_is_refused_when_the_calendar_is_created(
+    alice: Caller, enqueued: list[uuid.UUID], url: str
+) -> None:
+    response = await alice.post(
+        "/api/v1/calendars",
+        json={"name": "Inward", "source": "caldav", "source_url": url, "username": "me", "password": "pw"},
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["status"] == 422
+    assert "source_url" in problem["detail"]
+    assert enqueued == []
+    listed = await alice.get("/api/v1/calendars")
+    assert all(c["name"] != "Inward" for c in listed.json())

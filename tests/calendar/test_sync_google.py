@@ -22,6 +22,7 @@ from aiwfe.oauth.models import AccountStatus, OAuthAccount
 
 enqueued = sync_support.enqueued
 sync_settings = sync_support.sync_settings
+settings = sync_support.loopback_settings
 MARCH = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
 BERLIN = "Europe/Berlin"
 

@@ -28,6 +28,7 @@ from aiwfe.worker.app import create_celery
 enqueued = sync_support.enqueued
 ics_server = sync_support.ics_server
 sync_settings = sync_support.sync_settings
+settings = sync_support.loopback_settings
 MONTH = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
 WEEKLY = vevent("standup", "Standup", extra="RRULE:FREQ=WEEKLY;COUNT=3\r\n")
 
@@ -183,12 +184,24 @@ async def test_a_file_over_the_event_limit_is_refused(
     assert await event_rows(small, calendar["id"]) == []
 
 
+async def test_an_answer_over_the_outbound_size_cap_is_refused(
+    alice: Caller, ics_server: IcsServer, sync_settings: Settings, enqueued: list[uuid.UUID]
+) -> None:
+    ics_server.serve("/big.ics", vcalendar(*(vevent(f"e{i}", "x" * 50) for i in range(40))))
+    calendar = await _ics_calendar(alice, ics_server.url("/big.ics"))
+    capped = sync_settings.model_copy(update={"calendar_sync_max_bytes": 1024})
+    assert await run_sync(capped, calendar["id"]) == "error"
+    failed = await calendar_of(alice, str(calendar["id"]))
+    assert "larger than 1024 bytes" in failed["sync_error"]
+    assert await event_rows(capped, calendar["id"]) == []
+
+
 async def test_loopback_sources_are_refused_unless_allowed(
-    alice: Caller, ics_server: IcsServer, settings: Settings, enqueued: list[uuid.UUID]
+    alice: Caller, ics_server: IcsServer, base_settings: Settings, enqueued: list[uuid.UUID]
 ) -> None:
     ics_server.serve("/a.ics", vcalendar(vevent("a", "Kickoff")))
-    calendar = await _ics_calendar(alice, ics_server.url("/a.ics"))
-    assert await run_sync(settings, calendar["id"]) == "error"
+    calendar = await _ics_calendar(alice, ics_server.url("/a.ics"))  # allowed when it was created
+    assert await run_sync(base_settings, calendar["id"]) == "error"  # and no longer
     failed = await calendar_of(alice, str(calendar["id"]))
     assert "private or local network" in failed["sync_error"]
     assert ics_server.hits("/a.ics") == []

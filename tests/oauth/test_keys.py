@@ -17,7 +17,7 @@ from aiwfe.auth.models import User
 from aiwfe.core.crypto import InvalidToken, decrypt, encrypt
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
-from aiwfe.oauth.keys import rotate_keys
+from aiwfe.keys import rotate_keys
 from aiwfe.oauth.models import OAuthAccount
 
 OLD = Fernet.generate_key().decode()
@@ -144,3 +144,135 @@ async def test_rotation_pages_through_more_rows_than_one_batch(settings: Setting
     await engine.dispose()
     new_only = _keys(settings, NEW)
     assert {ref: decrypt(new_only, value) for ref, value in (await _stored(settings)).items()} == plain
+
+
+# ---- every encrypted column, found on the models -------------------------------------------------
+
+
+def _encrypted_columns() -> list[tuple[str, str, str]]:
+    """(table, primary key, column) of every ``*_encrypted`` column the models declare."""
+    import aiwfe.models  # noqa: F401  (registers every table)
+    from aiwfe.core.db import Base
+
+    found = []
+    for table in Base.metadata.tables.values():
+        (pk,) = table.primary_key.columns
+        found += [(table.name, pk.name, c.name) for c in table.columns if c.name.endswith("_encrypted")]
+    return sorted(found)
+
+
+async def _seed_everything(settings: Settings) -> None:
+    """One value in every encrypted column: a TOTP secret, provider tokens, a reminder webhook secret and
+    a CalDAV source's password."""
+    from aiwfe.calendar.models import Calendar, CalendarSource
+    from aiwfe.calendar.reminders.models import Webhook
+    from aiwfe.calendar.sync.models import SyncSource
+
+    await _seed(settings, accounts=2)
+    engine = create_engine(settings)
+    async with create_sessionmaker(engine)() as db:
+        user = User(email=f"{uuid.uuid4().hex[:8]}@example.com")
+        db.add(user)
+        await db.flush()
+        db.add(
+            Webhook(user_id=user.id, url="https://hooks.example/x", secret_encrypted=encrypt(settings, "w"))
+        )
+        calendar = Calendar(
+            owner_id=user.id,
+            name="Remote",
+            time_zone="UTC",
+            source=CalendarSource.CALDAV,
+            source_url="https://dav.example/cal/",
+        )
+        db.add(calendar)
+        await db.flush()
+        db.add(SyncSource(calendar_id=calendar.id, username="me", password_encrypted=encrypt(settings, "pw")))
+        await db.commit()
+    await engine.dispose()
+
+
+async def _every_encrypted_value(settings: Settings) -> dict[tuple[str, str], list[str]]:
+    values: dict[tuple[str, str], list[str]] = {}
+    for table, pk, column in _encrypted_columns():
+        # Names from the models' own metadata, not input.
+        query = f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY {pk}"  # noqa: S608
+        rows = await sql(settings, query)
+        values[(table, column)] = [str(value) for (value,) in rows]
+    return values
+
+
+async def test_every_encrypted_column_of_the_models_is_rotated(settings: Settings) -> None:
+    await _seed_everything(_keys(settings, OLD))
+    before = await _every_encrypted_value(settings)
+    unseeded = [column for column, values in before.items() if not values]
+    assert unseeded == [], f"seed a value for {unseeded} in _seed_everything, so its rotation is tested"
+
+    both = _keys(settings, NEW, OLD)
+    engine = create_engine(both)
+    async with create_sessionmaker(engine)() as db:
+        assert await rotate_keys(db, both) == sum(len(values) for values in before.values())
+    await engine.dispose()
+
+    new_only = _keys(settings, NEW)
+    after = await _every_encrypted_value(settings)
+    for column, values in after.items():
+        assert len(values) == len(before[column])
+        for value in values:
+            decrypt(new_only, value)  # raises InvalidToken for a value still under the old key
+
+
+def test_secrets_are_stored_encrypted_or_hashed() -> None:
+    """A column named for a secret holds ciphertext (``*_encrypted``, rotated) or a hash (``*_hash``); a new
+    plain one fails here instead of escaping rotation."""
+    import aiwfe.models  # noqa: F401
+    from aiwfe.core.db import Base
+
+    # sync_token: a CalDAV server's change cursor, not a credential. *_at: times.
+    not_secrets = {"sync_token"}
+    plain = [
+        f"{table.name}.{column.name}"
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if any(word in column.name for word in ("secret", "password", "token", "api_key"))
+        and not column.name.endswith(("_encrypted", "_hash", "_at"))
+        and column.name not in not_secrets
+    ]
+    assert plain == []
+
+
+async def test_a_value_from_before_the_keys_were_set_opens_once_a_key_is_deployed(settings: Settings) -> None:
+    """Deploying AIWFE_ENCRYPTION_KEYS before running the rotation keeps TOTP sign-in working (no 500):
+    the key derived from the secret key stays available for decryption."""
+    import pyotp
+    from httpx import ASGITransport, AsyncClient
+    from tests.auth.conftest import PASSWORD, bearer, login_token, register
+
+    from aiwfe.api.app import create_app
+
+    before = _keys(settings)  # no AIWFE_ENCRYPTION_KEYS yet
+    after = _keys(settings, NEW)
+    email = "totp-keys@example.com"
+    for phase, configured in (("enrol", before), ("sign in", after)):
+        app = create_app(configured)
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http,
+        ):
+            clock = app.state.auth.clock
+            if phase == "enrol":
+                await register(http, email)
+                token = await login_token(http, email)
+                secret = (await http.post("/api/v1/me/totp/setup", headers=bearer(token))).json()["secret"]
+                code = pyotp.TOTP(secret).at(clock())
+                confirmed = await http.post(
+                    "/api/v1/me/totp/confirm", json={"code": code}, headers=bearer(token)
+                )
+                assert confirmed.status_code == 200
+                continue
+            clock.advance(60)  # the enrolment code's time step is spent
+            step = await http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+            code = pyotp.TOTP(secret).at(clock())
+            signed_in = await http.post(
+                "/api/v1/auth/login/mfa", json={"mfa_token": step.json()["mfa_token"], "code": code}
+            )
+            assert signed_in.status_code == 200, signed_in.text

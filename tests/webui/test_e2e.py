@@ -101,7 +101,7 @@ def stack(system_packages: None, webui: Path, provider: Provider) -> Iterator[St
         # The browser uses the http site; the provider's redirect and the landing page stay on it.
         "AIWFE_PUBLIC_URL": f"http://localhost:{provider.http_port}",
         # The specs subscribe one calendar to another's feed on this stack, a loopback address.
-        "AIWFE_CALENDAR_SYNC_ALLOW_PRIVATE_HOSTS": "true",
+        "AIWFE_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32,::1/128",
         # Every spec registers its accounts from this one address, and the dated ones run again at other
         # instants: more than the default 10 registrations an hour.
         "AIWFE_REGISTER_RATE_PER_IP": "100/hour",

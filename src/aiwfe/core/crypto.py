@@ -12,18 +12,23 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from aiwfe.core.settings import Settings
 
 
+def _derived_key(settings: Settings) -> str:
+    digest = hashlib.sha256(b"aiwfe-encryption:" + settings.secret_key.get_secret_value().encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
 def fernet(settings: Settings) -> MultiFernet:
     """Encrypts with the first key, decrypts with any (``AIWFE_ENCRYPTION_KEYS``, newest first).
 
-    Without explicit keys, one is derived from ``AIWFE_SECRET_KEY`` so a fresh install works.
+    Without explicit keys, one is derived from ``AIWFE_SECRET_KEY`` so a fresh install works; that derived
+    key stays last in the list for decryption, so values written before the keys were set still open after
+    they are set, before ``aiwfe rotate-keys`` has run (TOTP sign-in keeps working in between).
     """
     raw = settings.encryption_keys.get_secret_value() if settings.encryption_keys else ""
     keys = [key.strip() for key in raw.split(",") if key.strip()]
-    if not keys:
-        digest = hashlib.sha256(
-            b"aiwfe-encryption:" + settings.secret_key.get_secret_value().encode()
-        ).digest()
-        keys = [base64.urlsafe_b64encode(digest).decode()]
+    derived = _derived_key(settings)
+    if derived not in keys:
+        keys.append(derived)
     return MultiFernet([Fernet(key) for key in keys])
 
 

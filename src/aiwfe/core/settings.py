@@ -6,10 +6,11 @@ default or missing secrets, naming the variable, so a misconfigured deploy fails
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only values: fine on a laptop, refused when AIWFE_ENV=production.
@@ -157,8 +158,11 @@ class Settings(BaseSettings):
     calendar_sync_backoff_seconds: float = Field(default=0.5, ge=0, description="first retry delay, doubling")
     calendar_sync_breaker_threshold: int = Field(default=5, ge=1, description="outages that open a circuit")
     calendar_sync_breaker_reset_seconds: int = Field(default=60, ge=1, description="how long it stays open")
-    calendar_sync_allow_private_hosts: bool = Field(
-        default=False, description="let sync sources point at loopback/private addresses (tests, LAN servers)"
+    calendar_sync_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="largest answer read from a sync source, per request"
+    )
+    calendar_sync_total_seconds: float = Field(
+        default=60.0, gt=0, description="longest a sync source may take over one answer, in total"
     )
     google_calendar_api_url: str = Field(
         default="https://www.googleapis.com/calendar/v3", description="Google Calendar API base URL"
@@ -198,9 +202,21 @@ class Settings(BaseSettings):
     reminders_webhook_breaker_reset_seconds: int = Field(
         default=60, ge=1, description="how long a receiver's circuit stays open"
     )
-    reminders_webhook_allow_private_hosts: bool = Field(
-        default=False, description="let webhook URLs target loopback/private addresses (tests, LAN receivers)"
+
+    # --- outbound calls to URLs users give (docs/security-outbound.md)
+    outbound_allow_networks: str = Field(
+        default="",
+        description="comma-separated addresses/CIDR networks that sync sources and webhooks may reach "
+        "although not public (a CalDAV server on the LAN; the tests' loopback servers); empty = public only",
     )
+
+    @field_validator("outbound_allow_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
 
     @property
     def celery_broker_url(self) -> str:

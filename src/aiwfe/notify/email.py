@@ -7,13 +7,19 @@ import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-import pybreaker
-
+from aiwfe.core import resilience
 from aiwfe.core.settings import Settings
 
-# One breaker per process: after 5 consecutive SMTP failures, fail fast for 60 s instead of
-# holding worker slots on a dead server; Celery's retry with backoff re-sends later.
-SMTP_BREAKER = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60, name="smtp")
+# One circuit per process: after 5 consecutive SMTP failures, fail fast for 60 s instead of holding
+# worker slots on a dead server; Celery's retry with backoff re-sends later (so one try here).
+SMTP_POLICY = resilience.Policy(
+    attempts=1,
+    backoff=0,
+    threshold=5,
+    reset=60,
+    is_failure=lambda exc: isinstance(exc, smtplib.SMTPException | OSError),
+)
+SMTP_BREAKERS = resilience.sync_breakers(SMTP_POLICY)
 
 
 def build(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
@@ -26,9 +32,13 @@ def build(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
     return message
 
 
-@SMTP_BREAKER
 def send(settings: Settings, message: EmailMessage) -> None:
-    """Deliver one message; raises on any SMTP or network error (the task retries)."""
+    """Deliver one message; raises on any SMTP or network error, or :class:`resilience.CircuitOpen` (the
+    task retries)."""
+    resilience.call_sync(SMTP_BREAKERS, "smtp", SMTP_POLICY, lambda: _send(settings, message))
+
+
+def _send(settings: Settings, message: EmailMessage) -> None:
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import smtplib
 
-import pybreaker
 from celery import shared_task
 
 from aiwfe.core.logging import get_logger
+from aiwfe.core.resilience import CircuitOpen
 from aiwfe.core.settings import get_settings
 from aiwfe.notify import email
 
@@ -17,7 +17,7 @@ SEND_EMAIL = "aiwfe.notify.send_email"
 
 @shared_task(
     name=SEND_EMAIL,
-    autoretry_for=(smtplib.SMTPException, OSError, pybreaker.CircuitBreakerError),
+    autoretry_for=(smtplib.SMTPException, OSError, CircuitOpen),
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,

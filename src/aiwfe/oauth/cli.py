@@ -1,4 +1,4 @@
-"""``aiwfe rotate-keys``: re-encrypt stored secrets (provider tokens, TOTP secrets) under the newest key."""
+"""``aiwfe rotate-keys``: re-encrypt every stored secret (each ``*_encrypted`` column) under the new key."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ def rotate_keys() -> None:
     """Re-encrypt every stored secret with the first key of AIWFE_ENCRYPTION_KEYS (run after adding a key)."""
     from aiwfe.cli import load_settings
     from aiwfe.core.db import create_engine, create_sessionmaker
-    from aiwfe.oauth.keys import UndecryptableValue
-    from aiwfe.oauth.keys import rotate_keys as rotate
+    from aiwfe.keys import UndecryptableValue
+    from aiwfe.keys import rotate_keys as rotate
 
     settings = load_settings()
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from purgatory import AsyncCircuitBreakerFactory
 
+from aiwfe.core import resilience
 from aiwfe.core.settings import Settings
 from aiwfe.oauth.config import (
     GOOGLE_ISSUER,
@@ -85,7 +85,7 @@ class Provider(ABC):
         self,
         config: ProviderConfig,
         settings: Settings,
-        breakers: AsyncCircuitBreakerFactory,
+        breakers: resilience.Breakers,
         clock: Callable[[], float],
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:

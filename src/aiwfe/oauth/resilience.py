@@ -1,5 +1,8 @@
-"""Calls to a provider: an httpx client with timeouts, retries with backoff (tenacity) and a circuit breaker
-per provider, so an outage becomes a quick 503 problem instead of hung requests or a crash.
+"""Calls to a provider: an httpx client with timeouts, retries with backoff and a circuit breaker per provider
+(aiwfe.core.resilience), so an outage becomes a quick 503 problem instead of hung requests or a crash.
+
+Provider endpoints come from the operator's configuration (``AIWFE_OAUTH_PROVIDERS``), never from a user,
+so these calls do not go through the outbound guard (docs/security-outbound.md).
 """
 
 from __future__ import annotations
@@ -8,10 +11,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
-from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from aiwfe.core import resilience
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
 from aiwfe.oauth.errors import ProviderMisconfigured, ProviderRefused, ProviderUnavailable
@@ -52,7 +53,7 @@ class ProviderCalls:
         name: str,
         label: str,
         settings: Settings,
-        breakers: AsyncCircuitBreakerFactory,
+        breakers: resilience.Breakers,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.name = name
@@ -72,18 +73,17 @@ class ProviderCalls:
 
     async def call(self, operation: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
         """Run ``operation`` (one HTTP exchange) with retries inside this provider's circuit breaker."""
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.oauth_http_attempts),
-            wait=wait_exponential(multiplier=self.settings.oauth_retry_backoff_seconds, max=10),
-            retry=retry_if_exception(_retryable(idempotent)),
-            reraise=True,
+        policy = resilience.Policy(
+            attempts=self.settings.oauth_http_attempts,
+            backoff=self.settings.oauth_retry_backoff_seconds,
+            threshold=self.settings.oauth_breaker_threshold,
+            reset=self.settings.oauth_breaker_reset_seconds,
+            is_failure=is_outage,
+            retry=_retryable(idempotent),
         )
         try:
-            async with await self.breakers.get_breaker(self.name):
-                async for attempt in retrying:
-                    with attempt:
-                        return await operation()
-        except OpenedState:
+            return await resilience.call(self.breakers, self.name, policy, operation)
+        except resilience.CircuitOpen:
             reset = self.settings.oauth_breaker_reset_seconds
             raise ProviderUnavailable(
                 f"{self.label} is failing; sign-in through it is paused, try again in {reset} s",
@@ -97,7 +97,6 @@ class ProviderCalls:
             raise ProviderUnavailable(
                 f"{self.label} cannot be reached right now; try again later", provider=self.name
             ) from exc
-        raise AssertionError("unreachable: tenacity either returns or reraises")
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         """GET a JSON document (discovery, keys, user info): idempotent, so retried on 5xx too."""
@@ -116,11 +115,15 @@ class ProviderCalls:
         return await self.call(fetch, idempotent=True)
 
 
-def breaker_factory(settings: Settings) -> AsyncCircuitBreakerFactory:
-    """One factory per process; each provider gets its own named circuit from it."""
-    return AsyncCircuitBreakerFactory(
-        default_threshold=settings.oauth_breaker_threshold,
-        default_ttl=settings.oauth_breaker_reset_seconds,
-        # Only outages open a circuit: a provider saying "invalid_grant" or 404 is up and answering.
-        exclude=[(Exception, lambda exc: not is_outage(exc))],
+def breaker_factory(settings: Settings) -> resilience.Breakers:
+    """One factory per process; each provider gets its own named circuit from it. Only outages open a
+    circuit: a provider saying "invalid_grant" or 404 is up and answering."""
+    return resilience.async_breakers(
+        resilience.Policy(
+            attempts=settings.oauth_http_attempts,
+            backoff=settings.oauth_retry_backoff_seconds,
+            threshold=settings.oauth_breaker_threshold,
+            reset=settings.oauth_breaker_reset_seconds,
+            is_failure=is_outage,
+        )
     )

@@ -159,7 +159,7 @@ async def _record_failure(
 
 
 async def _send(
-    db: AsyncSession, settings: Settings, row: Delivery, transport: httpx.BaseTransport | None
+    db: AsyncSession, settings: Settings, row: Delivery, transport: httpx.AsyncBaseTransport | None
 ) -> None:
     """Send through the row's channel; an in-app notification is only added to ``db``, committed with the
     mark that the row was sent."""
@@ -186,7 +186,7 @@ async def _send(
     url, secret = await _webhook_target(db, settings, row.user_id)
     await db.commit()  # no transaction held open across the HTTP exchange
     body = json.dumps(reminded.payload(), separators=(",", ":"), sort_keys=True).encode()
-    webhook.post(settings, url, secret, body, str(row.id), transport=transport)
+    await webhook.post(settings, url, secret, body, str(row.id), transport=transport)
 
 
 async def deliver(
@@ -194,7 +194,7 @@ async def deliver(
     settings: Settings,
     delivery_id: uuid.UUID,
     clock: Callable[[], datetime],
-    transport: httpx.BaseTransport | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> str:
     """Claim and send one delivery; returns ``sent``, ``not-claimed``, ``retry`` or ``failed``."""
     lease = timedelta(seconds=settings.reminders_lease_seconds)

@@ -4,7 +4,6 @@ Events are looked up through the calendar service, so another user's event is si
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
@@ -27,7 +26,7 @@ from aiwfe.calendar.reminders.schemas import (
     WebhookOut,
 )
 from aiwfe.calendar.service import CalendarService
-from aiwfe.core.crypto import encrypt, new_token
+from aiwfe.core.crypto import encrypt
 from aiwfe.core.settings import Settings
 
 
@@ -162,13 +161,13 @@ class ReminderService:
         rotated, and returned only in this answer."""
         if set_url and url is not None:
             try:
-                await asyncio.to_thread(webhook.check_url, url, self.settings)
+                await webhook.check_url(url, self.settings)
             except webhook.WebhookUrlError as exc:
                 raise InvalidWebhook("url", str(exc)) from None
         hook = await self.db.get(Webhook, user_id, with_for_update=True)
         secret: str | None = None
         if hook is None or rotate_secret:
-            secret = "whsec_" + new_token(32)
+            secret = webhook.new_secret()
         if hook is None:
             assert secret is not None
             hook = Webhook(user_id=user_id, url=url, secret_encrypted=encrypt(self.settings, secret))

@@ -1,29 +1,33 @@
-"""Reminder webhooks: URL checks (http/https only, no private targets unless allowed), HMAC-SHA256 body
-signatures, and the POST itself with a timeout, retries with backoff and a circuit breaker per host.
+"""Reminder webhooks, signed the Standard Webhooks way (https://www.standardwebhooks.com): ``webhook-id``,
+``webhook-timestamp`` and ``webhook-signature`` = ``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``, so a
+receiver can check who sent it and refuse replays. Sent through the guarded outbound client
+(aiwfe.core.outbound) with a timeout, retries with backoff and a circuit breaker per receiver.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
-import socket
-from collections.abc import Iterable
-from urllib.parse import urlsplit
+import secrets
+from datetime import UTC, datetime
 
 import httpx
-import pybreaker
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from aiwfe.core.netguard import is_local_name, is_public_address
+from aiwfe.core import outbound, resilience
 from aiwfe.core.settings import Settings
 
-SIGNATURE_HEADER = "X-Aiwfe-Signature"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+# Deprecated (see docs/reminders.md): the old signature, kept for receivers not yet moved over.
+LEGACY_SIGNATURE_HEADER = "X-Aiwfe-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-MAX_URL_LENGTH = 2000
+MAX_URL_LENGTH = outbound.MAX_URL_LENGTH
 
-
-class WebhookUrlError(ValueError):
-    """A URL we will not call: wrong scheme, no host, or a private address while those are refused."""
+WebhookUrlError = outbound.Refused  # a URL we will not call (never retried)
 
 
 class WebhookFailed(Exception):
@@ -34,126 +38,106 @@ class WebhookRejected(Exception):
     """The receiver answered but refused (4xx): the receiver is up, so the circuit stays closed."""
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Aiwfe-Signature`` value: ``sha256=<hex HMAC-SHA256 of the exact body bytes>``."""
+def new_secret() -> str:
+    """``whsec_`` and 32 random bytes in base64, the form Standard Webhooks libraries take."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, msg_id: str, timestamp: datetime, body: bytes) -> str:
+    """The ``webhook-signature`` value for one send."""
+    return StandardWebhook(secret).sign(msg_id, timestamp, body)
+
+
+def verify(secret: str, body: bytes, headers: dict[str, str]) -> bool:
+    """What a receiver does (with the ``standardwebhooks`` library): check signature and timestamp."""
+    try:
+        StandardWebhook(secret).verify(body, headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+def legacy_sign(secret: str, body: bytes) -> str:
+    """The deprecated ``X-Aiwfe-Signature``: ``sha256=<hex HMAC-SHA256 of the body>`` (no replay guard)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, body: bytes, header: str) -> bool:
-    """What a receiver does: recompute the signature and compare in constant time."""
-    return hmac.compare_digest(sign(secret, body), header)
+async def check_url(url: str, settings: Settings) -> None:
+    """A URL we will call: http(s), no credentials, a host on permitted addresses. Raises
+    :class:`WebhookUrlError`."""
+    await outbound.Guard.from_settings(settings).check_url(url)
 
 
-def check_syntax(url: str) -> tuple[str, int]:
-    """Scheme and host of ``url`` are acceptable; returns (host, port)."""
-    if len(url) > MAX_URL_LENGTH:
-        raise WebhookUrlError(f"must be at most {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise WebhookUrlError("is not a URL") from None
-    if parts.scheme not in ("http", "https"):
-        raise WebhookUrlError("must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise WebhookUrlError("has no host")
-    if parts.username or parts.password:
-        raise WebhookUrlError("must not carry credentials; the signature authenticates us")
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+def _is_failure(exc: BaseException) -> bool:
+    return isinstance(exc, WebhookFailed)
 
 
-def check_addresses(host: str, addresses: Iterable[str], settings: Settings) -> None:
-    """Refuse a host that resolves to any loopback/private/link-local/reserved address (SSRF),
-    unless ``AIWFE_REMINDERS_WEBHOOK_ALLOW_PRIVATE_HOSTS`` allows it."""
-    if settings.reminders_webhook_allow_private_hosts:
-        return
-    if is_local_name(host):
-        raise WebhookUrlError(f"host {host!r} is a private or loopback address, which is not allowed")
-    found = list(addresses)
-    if not found:
-        raise WebhookUrlError(f"host {host!r} does not resolve")
-    if not all(is_public_address(address) for address in found):
-        raise WebhookUrlError(f"host {host!r} is a private or loopback address, which is not allowed")
+def policy(settings: Settings) -> resilience.Policy:
+    return resilience.Policy(
+        attempts=settings.reminders_webhook_attempts,
+        backoff=settings.reminders_webhook_backoff_seconds,
+        threshold=settings.reminders_webhook_breaker_threshold,
+        reset=settings.reminders_webhook_breaker_reset_seconds,
+        is_failure=_is_failure,
+    )
 
 
-def resolve(host: str, port: int) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
-        return []
-    return [str(info[4][0]) for info in infos]
+# One set of circuits per worker process; a receiver's refusal (4xx) does not count.
+_breakers: dict[tuple[int, int], resilience.Breakers] = {}
 
 
-def check_url(url: str, settings: Settings) -> None:
-    """Everything :func:`check_syntax` and :func:`check_addresses` check (blocking: resolves DNS)."""
-    host, port = check_syntax(url)
-    if settings.reminders_webhook_allow_private_hosts:
-        return
-    check_addresses(host, resolve(host, port), settings)
+def breakers(settings: Settings) -> resilience.Breakers:
+    key = (settings.reminders_webhook_breaker_threshold, settings.reminders_webhook_breaker_reset_seconds)
+    if key not in _breakers:
+        _breakers[key] = resilience.async_breakers(policy(settings))
+    return _breakers[key]
 
 
-_breakers: dict[str, pybreaker.CircuitBreaker] = {}
-
-
-def breaker(target: str, settings: Settings) -> pybreaker.CircuitBreaker:
-    """One circuit per receiver (``host:port``) and process; a receiver's refusal (4xx) does not count."""
-    found = _breakers.get(target)
-    if found is None:
-        found = pybreaker.CircuitBreaker(
-            fail_max=settings.reminders_webhook_breaker_threshold,
-            reset_timeout=settings.reminders_webhook_breaker_reset_seconds,
-            exclude=[WebhookRejected],
-            name=f"webhook:{target}",
-        )
-        _breakers[target] = found
-    return found
-
-
-def post(
+async def post(
     settings: Settings,
     url: str,
     secret: str,
     body: bytes,
-    idempotency_key: str,
-    transport: httpx.BaseTransport | None = None,
+    msg_id: str,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> int:
     """POST ``body`` signed with ``secret``; returns the 2xx status.
 
-    Raises :class:`WebhookUrlError` (never retried), :class:`WebhookRejected` (4xx),
-    :class:`WebhookFailed` (unreachable, 5xx or 429 after every try) or ``pybreaker.CircuitBreakerError``.
-    A resend after a crash carries the same body and ``Idempotency-Key``, so the receiver can drop it.
+    Raises :class:`WebhookUrlError` (never retried), :class:`WebhookRejected` (4xx), :class:`WebhookFailed`
+    (unreachable, 5xx or 429 after every try) or :class:`resilience.CircuitOpen`. A resend after a crash
+    carries the same body and ``webhook-id`` (also sent as ``Idempotency-Key``), so the receiver can drop
+    it; each try is signed with its own timestamp.
     """
-    host, port = check_syntax(url)
-    check_url(url, settings)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "aiwfe-reminders",
-        SIGNATURE_HEADER: sign(secret, body),
-        IDEMPOTENCY_HEADER: idempotency_key,
-    }
-
-    def once(client: httpx.Client) -> int:
-        try:
-            response = client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise WebhookFailed(f"{type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise WebhookFailed(f"the receiver answered HTTP {response.status_code}")
-        if response.status_code >= 300:
-            raise WebhookRejected(f"the receiver answered HTTP {response.status_code}")
-        return response.status_code
-
-    retrying = Retrying(
-        stop=stop_after_attempt(settings.reminders_webhook_attempts),
-        wait=wait_exponential(multiplier=settings.reminders_webhook_backoff_seconds, max=10),
-        retry=retry_if_exception_type(WebhookFailed),
-        reraise=True,
+    host, port = outbound.check_syntax(url)
+    limits = outbound.Limits(
+        timeout=settings.reminders_webhook_timeout_seconds,
+        total=settings.reminders_webhook_timeout_seconds * 2,
+        max_bytes=64 * 1024,  # the answer is not used; a receiver cannot make us hold more
     )
-    timeout = httpx.Timeout(settings.reminders_webhook_timeout_seconds)
-    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
-        circuit = breaker(f"{host}:{port}", settings)
-        for attempt in retrying:
-            with attempt:
-                status: int = circuit.call(once, client)
-                return status
-    raise AssertionError("unreachable: tenacity either returns or reraises")
+    guard = outbound.Guard.from_settings(settings)
+
+    async with outbound.client(
+        guard, limits, user_agent="aiwfe-reminders", follow_redirects=False, transport=transport
+    ) as client:
+
+        async def once() -> int:
+            now = datetime.now(UTC)
+            headers = {
+                "Content-Type": "application/json",
+                ID_HEADER: msg_id,
+                TIMESTAMP_HEADER: str(int(now.timestamp())),
+                SIGNATURE_HEADER: sign(secret, msg_id, now, body),
+                LEGACY_SIGNATURE_HEADER: legacy_sign(secret, body),
+                IDEMPOTENCY_HEADER: msg_id,
+            }
+            try:
+                response = await client.post(url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise WebhookFailed(f"{type(exc).__name__}: {exc}") from exc
+            if response.status_code >= 500 or response.status_code == 429:
+                raise WebhookFailed(f"the receiver answered HTTP {response.status_code}")
+            if response.status_code >= 300:
+                raise WebhookRejected(f"the receiver answered HTTP {response.status_code}")
+            return response.status_code
+
+        return await resilience.call(breakers(settings), f"webhook:{host}:{port}", policy(settings), once)

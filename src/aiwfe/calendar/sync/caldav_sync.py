@@ -1,4 +1,5 @@
-"""A CalDAV collection, synced both ways with the ``caldav`` library.
+"""A CalDAV collection, synced both ways with the ``caldav`` library's async client, whose every request
+goes through our guarded outbound client (aiwfe.core.outbound: each connection and redirect hop checked).
 
 Push first: a series edited here since the last sync (its rows' ETags no longer match what we recorded)
 is PUT with ``If-Match`` on the remote ETag, a new one with ``If-None-Match: *``, a deleted one DELETEd
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from caldav.davclient import DAVClient
+import httpx
+from caldav.async_davclient import AsyncDAVClient
 from caldav.elements.base import ValuedBaseElement
 from caldav.lib import error as dav_error
 from sqlalchemy import delete, select
@@ -28,7 +30,8 @@ from aiwfe.calendar.store import draft_of
 from aiwfe.calendar.sync.apply import drop_series, put_series, series_hash, series_rows
 from aiwfe.calendar.sync.context import SyncContext
 from aiwfe.calendar.sync.models import SyncItem
-from aiwfe.calendar.sync.remote import SyncFailed, check_public, host_label
+from aiwfe.calendar.sync.remote import SyncFailed, host_label
+from aiwfe.core import outbound
 from aiwfe.core.crypto import InvalidToken, decrypt
 from aiwfe.core.logging import get_logger
 
@@ -61,7 +64,7 @@ class Pulled:
     deleted: set[str] = field(default_factory=set)
 
 
-def _client(ctx: SyncContext) -> DAVClient:
+async def _client(ctx: SyncContext) -> AsyncDAVClient:
     source = ctx.source
     password = None
     if source.password_encrypted:
@@ -69,14 +72,19 @@ def _client(ctx: SyncContext) -> DAVClient:
             password = decrypt(ctx.settings, source.password_encrypted)
         except InvalidToken:
             raise SyncFailed("the stored password cannot be decrypted; enter it again") from None
-    return DAVClient(
+    client = AsyncDAVClient(
         url=ctx.calendar.source_url,
         username=source.username,
         password=password,
         timeout=int(max(1, ctx.settings.calendar_sync_timeout_seconds)),
         enable_rfc6764=False,
         require_tls=False,
+        rate_limit_handle=False,  # our retries and circuit handle 429/503
     )
+    # caldav makes its own httpx client; every request must go through the guarded one instead.
+    await client.session.aclose()
+    client.session = ctx.remote.outbound
+    return client
 
 
 def new_href(collection: str, uid: str) -> str:
@@ -105,30 +113,30 @@ async def _plan(ctx: SyncContext, items: dict[str, SyncItem]) -> list[Push]:
     return pushes
 
 
-def _send(client: DAVClient, push: Push) -> tuple[int, str | None]:
+async def _send(client: AsyncDAVClient, push: Push) -> tuple[int, str | None]:
     if push.kind == "delete":
         headers = {"If-Match": push.etag} if push.etag else {}
-        response = client.delete(push.href, headers)
+        response = await client.delete(push.href, headers)
     else:
         headers = {"Content-Type": ICS_TYPE}
         if push.kind == "create":
             headers["If-None-Match"] = "*"
         elif push.etag:
             headers["If-Match"] = push.etag
-        response = client.put(push.href, push.body or "", headers)
+        response = await client.put(push.href, push.body or "", headers)
     status = int(response.status)
     if status >= 500 or status == 429:
         raise dav_error.DAVError(url=push.href, reason="server error", status=status)
     return status, response.headers.get("ETag")
 
 
-def _guarded(label: str, function: Callable[[], T]) -> Callable[[], T]:
+def _guarded(label: str, function: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
     """Run a caldav call; what the library raises on an answer it cannot read becomes a sentence."""
 
-    def run() -> T:
+    async def run() -> T:
         try:
-            return function()
-        except (dav_error.DAVError, OSError, SyncFailed):
+            return await function()
+        except (dav_error.DAVError, OSError, SyncFailed, outbound.OutboundError, httpx.HTTPError):
             raise
         except Exception as exc:
             log.warning("caldav_unreadable_answer", host=label, error=repr(exc)[:300])
@@ -143,9 +151,9 @@ def _is_unauthorized(exc: dav_error.DAVError) -> bool:
     return exc.status == 401 or "unauthorized" in str(getattr(exc, "reason", "")).lower()
 
 
-def _pull(ctx: SyncContext, client: DAVClient, known_ctag: str | None, force: bool) -> Pulled:
+async def _pull(ctx: SyncContext, client: AsyncDAVClient, known_ctag: str | None, force: bool) -> Pulled:
     calendar = client.calendar(url=ctx.calendar.source_url)  # type: ignore[no-untyped-call]
-    ctag_value: Any = calendar.get_property(GetCtag())
+    ctag_value: Any = await calendar.get_property(GetCtag())
     ctag = str(ctag_value) if ctag_value is not None else None
     if ctag is not None and ctag == known_ctag and not force:
         return Pulled(ctag, ctx.source.sync_token, full=False)
@@ -153,7 +161,7 @@ def _pull(ctx: SyncContext, client: DAVClient, known_ctag: str | None, force: bo
     full = True
     if ctx.source.sync_token:
         try:
-            result = calendar.get_objects_by_sync_token(
+            result = await calendar.get_objects_by_sync_token(
                 ctx.source.sync_token, load_objects=True, disable_fallback=True
             )
             full = False
@@ -162,7 +170,7 @@ def _pull(ctx: SyncContext, client: DAVClient, known_ctag: str | None, force: bo
                 raise
             log.info("caldav_sync_token_refused", calendar=str(ctx.calendar.id), reason=str(exc)[:200])
     if result is None:
-        result = calendar.get_objects_by_sync_token(None, load_objects=True)
+        result = await calendar.get_objects_by_sync_token(None, load_objects=True)
     deleted = {str(url) for url in getattr(result, "deleted_urls", None) or ()}
     pulled = Pulled(ctag, str(result.sync_token) if result.sync_token else None, full, deleted=deleted)
     for obj in result:
@@ -181,8 +189,11 @@ def _pull(ctx: SyncContext, client: DAVClient, known_ctag: str | None, force: bo
 async def sync(ctx: SyncContext) -> bool:
     url = ctx.calendar.source_url or ""
     label = host_label(url)
-    await check_public(url, ctx.settings)
-    client = _client(ctx)
+    try:
+        outbound.check_syntax(url)
+    except outbound.Refused as exc:
+        raise SyncFailed(f"the source URL {exc}") from None
+    client = await _client(ctx)
     items = {
         item.href: item
         for item in await ctx.db.scalars(select(SyncItem).where(SyncItem.calendar_id == ctx.calendar.id))
@@ -190,9 +201,7 @@ async def sync(ctx: SyncContext) -> bool:
     pushes = await _plan(ctx, items)
     pushed: set[str] = set()
     for push in pushes:
-        status, etag = await ctx.remote.in_thread(
-            url, _guarded(label, functools.partial(_send, client, push))
-        )
+        status, etag = await ctx.remote.call(url, _guarded(label, functools.partial(_send, client, push)))
         if status == 412:
             log.info("caldav_push_conflict", calendar=str(ctx.calendar.id), uid=push.uid, kind=push.kind)
             continue  # the remote changed as well: its version wins and arrives with the pull
@@ -218,9 +227,8 @@ async def sync(ctx: SyncContext) -> bool:
                 ctx.db.add(item)
                 items[push.href] = item
             item.etag = etag
-    pulled = await ctx.remote.in_thread(
-        url, _guarded(label, functools.partial(_pull, ctx, client, ctx.source.ctag, bool(pushes)))
-    )
+    force = bool(pushes)
+    pulled = await ctx.remote.call(url, _guarded(label, lambda: _pull(ctx, client, ctx.source.ctag, force)))
     changed = await _apply(ctx, items, pulled)
     await _record_hashes(ctx, items, touched=pushed)
     ctx.source.ctag = pulled.ctag

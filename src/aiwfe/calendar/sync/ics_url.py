@@ -14,6 +14,7 @@ from aiwfe.calendar import ics
 from aiwfe.calendar.sync.apply import mirror
 from aiwfe.calendar.sync.context import SyncContext
 from aiwfe.calendar.sync.remote import SyncFailed, host_label
+from aiwfe.core import outbound
 
 
 @dataclass
@@ -31,9 +32,13 @@ async def fetch(ctx: SyncContext, url: str) -> Fetched:
     if source.last_modified:
         headers["If-Modified-Since"] = source.last_modified
     limit = ctx.settings.calendar_import_max_bytes
+    try:
+        outbound.check_syntax(url)
+    except outbound.Refused as exc:
+        raise SyncFailed(f"the source URL {exc}") from None
 
     async def get() -> Fetched:
-        async with ctx.remote.http.stream("GET", url, headers=headers) as response:
+        async with ctx.remote.outbound.stream("GET", url, headers=headers) as response:
             if response.status_code == 304:
                 return Fetched(None, source.etag, source.last_modified)
             response.raise_for_status()

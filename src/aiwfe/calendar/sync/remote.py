@@ -1,24 +1,21 @@
-"""Calls to a sync source's server: a timeout on each, retries with exponential backoff (tenacity) for
-outages, and a circuit breaker per host (purgatory, state kept in Redis so every worker shares it).
+"""Calls to a sync source's server: through the guarded outbound client (aiwfe.core.outbound) for the URLs
+users give, a timeout on each, retries with exponential backoff for outages, and a circuit breaker per host
+(aiwfe.core.resilience, state kept in Redis so every worker shares it).
 
 Every failure leaves as :class:`SyncFailed` carrying a sentence a user can act on.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from caldav.lib import error as dav_error
-from purgatory import AsyncCircuitBreakerFactory, AsyncRedisUnitOfWork
-from purgatory.domain.model import OpenedState
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from aiwfe.core import outbound, resilience
 from aiwfe.core.logging import get_logger
-from aiwfe.core.netguard import is_local_name, is_public_address
 from aiwfe.core.settings import Settings
 from aiwfe.oauth.resilience import is_outage as is_http_outage
 
@@ -49,7 +46,6 @@ def is_outage(exc: BaseException) -> bool:
     status = _status(exc)
     if status is not None:
         return status >= 500 or status == 429
-    # niquests (under caldav) raises OSError subclasses for connection failures and timeouts.
     return isinstance(exc, OSError) and not isinstance(exc, dav_error.DAVError)
 
 
@@ -79,57 +75,59 @@ def host_label(url: str) -> str:
     return urlsplit(url).netloc.rsplit("@", 1)[-1] or url
 
 
-async def check_public(url: str, settings: Settings) -> None:
-    """Refuse URLs resolving to loopback/private/link-local addresses (server-side request forgery)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SyncFailed(f"{url!r} is not an http(s) URL")
-    if settings.calendar_sync_allow_private_hosts:
-        return
-    private = SyncFailed(
-        f"{parts.hostname} is on a private or local network; sync sources must be public addresses"
+def policy(settings: Settings) -> resilience.Policy:
+    return resilience.Policy(
+        attempts=settings.calendar_sync_attempts,
+        backoff=settings.calendar_sync_backoff_seconds,
+        threshold=settings.calendar_sync_breaker_threshold,
+        reset=settings.calendar_sync_breaker_reset_seconds,
+        is_failure=is_outage,
     )
-    if is_local_name(parts.hostname):
-        raise private
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
-    except OSError:
-        raise SyncFailed(f"the host {parts.hostname} cannot be resolved") from None
-    if not all(is_public_address(str(info[4][0])) for info in infos):
-        raise private
+
+
+def limits(settings: Settings) -> outbound.Limits:
+    return outbound.Limits(
+        timeout=settings.calendar_sync_timeout_seconds,
+        total=settings.calendar_sync_total_seconds,
+        max_bytes=settings.calendar_sync_max_bytes,
+    )
+
+
+async def check_source_url(url: str, settings: Settings, guard: outbound.Guard | None = None) -> None:
+    """A source URL we will call: http(s), no credentials, a host on permitted addresses. Raises
+    :class:`outbound.Refused` with a sentence about the URL."""
+    await (guard or outbound.Guard.from_settings(settings)).check_url(url)
 
 
 class Remote:
-    """One sync run's connection to the outside: an httpx client and the shared circuit breakers."""
+    """One sync run's connection to the outside: ``outbound``, the guarded client for the source URL a
+    user gave; ``http``, a plain client for operator-configured APIs (Google); the shared circuits."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        guard: outbound.Guard | None = None,
+    ) -> None:
         self.settings = settings
         self.timeout = settings.calendar_sync_timeout_seconds
-        self._uow = AsyncRedisUnitOfWork(settings.redis_url.get_secret_value())
-        self.breakers = AsyncCircuitBreakerFactory(
-            default_threshold=settings.calendar_sync_breaker_threshold,
-            default_ttl=settings.calendar_sync_breaker_reset_seconds,
-            # A remote saying 401 or 404 is up and answering: only outages open the circuit.
-            exclude=[(Exception, lambda exc: not is_outage(exc))],
-            uow=self._uow,
+        self.guard = guard or outbound.Guard.from_settings(settings)
+        self.policy = policy(settings)
+        self.breakers = resilience.async_breakers(self.policy, settings.redis_url.get_secret_value())
+        self.outbound = outbound.client(
+            self.guard, limits(settings), user_agent="aiwfe-calendar-sync", transport=transport
         )
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout),
             transport=transport,
             follow_redirects=True,
             headers={"User-Agent": "aiwfe-calendar-sync"},
-            event_hooks={"request": [self._guard]},
         )
 
-    async def _guard(self, request: httpx.Request) -> None:
-        # Runs for redirects too, so a public URL cannot bounce the fetch to an internal address.
-        await check_public(str(request.url), self.settings)
-
     async def aclose(self) -> None:
+        await self.outbound.aclose()
         await self.http.aclose()
-        redis = getattr(self._uow.contexts, "redis", None)
-        if redis is not None:
-            await redis.aclose()
+        await resilience.close_breakers(self.breakers)
 
     async def __aenter__(self) -> Remote:
         await self.breakers.initialize()
@@ -141,35 +139,21 @@ class Remote:
     async def call(self, url: str, operation: Callable[[], Awaitable[T]]) -> T:
         """Run ``operation`` (an idempotent exchange with ``url``'s host) with retries inside its circuit."""
         label = host_label(url)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.calendar_sync_attempts),
-            wait=wait_exponential(multiplier=self.settings.calendar_sync_backoff_seconds, max=10),
-            retry=retry_if_exception(is_outage),
-            reraise=True,
-        )
         try:
-            async with await self.breakers.get_breaker(f"aiwfe-calendar-sync:{label}"):
-                async for attempt in retrying:
-                    with attempt:
-                        return await operation()
-        except OpenedState:
-            reset = self.settings.calendar_sync_breaker_reset_seconds
+            return await resilience.call(
+                self.breakers, f"aiwfe-calendar-sync:{label}", self.policy, operation
+            )
+        except resilience.CircuitOpen as exc:
             raise SyncFailed(
-                f"{label} failed repeatedly, so syncing with it is paused; the next try is in {reset} s"
+                f"{label} failed repeatedly, so syncing with it is paused; the next try is in {exc.reset} s"
             ) from None
         except SyncFailed:
             raise
+        except outbound.OutboundError as exc:
+            log.info("calendar_sync_remote_refused", host=label, error=str(exc))
+            raise SyncFailed(str(exc)) from None
         except Exception as exc:
             if not isinstance(exc, (httpx.HTTPError, dav_error.DAVError, OSError)):
                 raise
             log.info("calendar_sync_remote_failed", host=label, error=type(exc).__name__)
             raise SyncFailed(describe(exc, label, self.timeout)) from exc
-        raise AssertionError("unreachable: tenacity either returns or reraises")
-
-    async def in_thread(self, url: str, function: Callable[[], T]) -> T:
-        """Run a blocking client (caldav) in a thread, with the same retries and circuit."""
-
-        async def run() -> T:
-            return await asyncio.to_thread(function)
-
-        return await self.call(url, run)

@@ -15,6 +15,8 @@ from aiwfe.calendar.models import Calendar, CalendarSource, SyncStatus
 from aiwfe.calendar.schemas import CalendarIn
 from aiwfe.calendar.sync.errors import CalendarReadOnly, NotSynced
 from aiwfe.calendar.sync.models import SyncSource
+from aiwfe.calendar.sync.remote import check_source_url
+from aiwfe.core import outbound
 from aiwfe.core.crypto import encrypt
 from aiwfe.core.settings import Settings
 from aiwfe.oauth.models import OAuthAccount
@@ -50,7 +52,13 @@ async def _connected_account(db: AsyncSession, user_id: uuid.UUID, account_id: u
 async def create_synced(
     db: AsyncSession, settings: Settings, user_id: uuid.UUID, body: CalendarIn, enqueue: EnqueueSync
 ) -> Calendar:
-    """A calendar with its sync source, status ``pending``, and its first sync enqueued."""
+    """A calendar with its sync source, status ``pending``, and its first sync enqueued. The source URL is
+    checked now (scheme, no credentials, a permitted address), so a bad one is a 422 and not a failed sync."""
+    if body.source_url is not None:
+        try:
+            await check_source_url(body.source_url, settings)
+        except outbound.Refused as exc:
+            raise InvalidEvent("source_url", str(exc)) from None
     if body.source is CalendarSource.GOOGLE and body.connected_account_id is not None:
         await _connected_account(db, user_id, body.connected_account_id)
     calendar = Calendar(
