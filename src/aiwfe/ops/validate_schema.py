@@ -1,8 +1,8 @@
 """schemathesis against the running stack's OpenAPI schema: no 5xx, every response conforms to the schema.
 
 Cases come from schemathesis (positive and negative data, a bounded number per operation) and are sent
-with httpx: schemathesis' own ``requests`` transport breaks when ``urllib3-future`` (pulled in by caldav's
-niquests) replaces ``urllib3``. Each failure keeps the exact request (method, URL, body) to replay it.
+with httpx, the client the rest of the suite uses, so every finding is reported the same way. Each failure
+keeps the exact request (method, URL, body) to replay it.
 """
 
 from __future__ import annotations
