@@ -136,6 +136,20 @@ class Settings(BaseSettings):
     calendar_max_instances: int = Field(
         default=5000, ge=1, description="most instances one recurring series may expand to in one query"
     )
+    calendar_recurrence_budget: int = Field(
+        default=10_000,
+        ge=100,
+        description="rule iterations checking or storing one recurring series may spend (about 1-2 us each)",
+    )
+    calendar_import_recurrence_budget: int = Field(
+        default=2_000_000, ge=1000, description="rule iterations one whole import or sync may spend"
+    )
+    calendar_max_events_per_calendar: int = Field(
+        default=25_000, ge=1, description="events (series masters and overrides) one calendar may hold"
+    )
+    calendar_max_events_per_user: int = Field(
+        default=100_000, ge=1, description="events all of one user's calendars may hold together"
+    )
     calendar_max_range_days: int = Field(default=400, ge=1, description="longest range a query may ask for")
     calendar_page_size_max: int = Field(default=2500, ge=1)
     calendar_cache_seconds: int = Field(

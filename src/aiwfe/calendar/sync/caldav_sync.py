@@ -269,7 +269,7 @@ async def _apply(ctx: SyncContext, items: dict[str, SyncItem], pulled: Pulled) -
             existing.pop(item.uid, None)
             item.uid = uid
         rows, differs = await put_series(
-            ctx.db, ctx.calendar.id, drafts, existing.get(uid, []), limit=ctx.limit
+            ctx.db, ctx.calendar.id, drafts, existing.get(uid, []), budget=ctx.budget
         )
         existing[uid] = rows
         changed = changed or differs

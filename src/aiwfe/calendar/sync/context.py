@@ -23,5 +23,6 @@ class SyncContext:
     access_token: str | None = None  # Google: fetched before the run's transaction
 
     @property
-    def limit(self) -> int:
-        return self.settings.calendar_max_instances
+    def budget(self) -> int:
+        """Rule iterations storing one series may spend."""
+        return self.settings.calendar_recurrence_budget

@@ -73,6 +73,6 @@ async def sync(ctx: SyncContext) -> bool:
         )
     except ics.IcsError as exc:
         raise SyncFailed(f"the file at {host_label(url)} is not a usable calendar: {exc}") from None
-    changed = await mirror(ctx.db, ctx.calendar.id, parsed.events, limit=ctx.limit)
+    changed = await mirror(ctx.db, ctx.calendar.id, parsed.events, budget=ctx.budget)
     source.ctag = digest
     return changed
