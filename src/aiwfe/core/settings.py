@@ -55,7 +55,16 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8001, ge=1, le=65535)
-    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="the proxy's own addresses/CIDRs, comma separated; X-Forwarded-For is read right to left "
+        "and the first hop not listed is the client. Never '*': the client writes the left-most entry",
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body the API reads (ICS uploads: calendar_import_max_bytes)",
+    )
     graceful_shutdown_seconds: int = Field(default=20, ge=0)
 
     db_pool_size: int = Field(default=10, ge=1)
