@@ -541,7 +541,11 @@ def span(series: Series, *, budget: int | Budget = DEFAULT_BUDGET) -> tuple[date
 def check_span(series: Series, budget: Budget) -> None:
     """Find the span of ``series`` (refused like :func:`span`), charged to ``budget``, and keep it
     for the write that follows."""
-    _, spent = _cached_span(series, budget.limit)
+    try:
+        _, spent = _cached_span(series, budget.limit)
+    except BudgetExceeded:
+        budget.spent = max(budget.spent, budget.limit + 1)  # the work was done, if not cached
+        raise
     budget.spend(spent)
 
 
