@@ -26,6 +26,7 @@ from aiwfe.calendar.recurrence import (
     overlaps,
     span,
     split_rule,
+    stored_span,
     walk,
 )
 
@@ -390,3 +391,11 @@ def test_a_shared_budget_stops_the_work_of_all_its_children() -> None:
     assert 2900 < whole.spent < 3000
     with pytest.raises(BudgetExceeded, match="the file would take more than 5000 steps"):
         span(series, budget=whole.child(4000))
+
+
+def test_a_stored_series_beyond_a_lowered_budget_is_stored_open_ended() -> None:
+    series = Series(datetime(2024, 3, 1, 9), datetime(2024, 3, 1, 10), "UTC", "FREQ=DAILY;COUNT=4000")
+    assert stored_span(series, budget=10_000)[1] == datetime(2024, 3, 1, 10, tzinfo=UTC) + timedelta(
+        days=3999
+    )
+    assert stored_span(series, budget=1000) == (datetime(2024, 3, 1, 9, tzinfo=UTC), None)

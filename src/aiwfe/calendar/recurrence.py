@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -599,6 +599,18 @@ def _span(series: Series, budget: Budget) -> tuple[datetime, datetime | None]:
     if tz is None:
         return first - _DATE_PAD, None if last is None else last + duration + _DATE_PAD
     return first, None if last is None else last + duration
+
+
+def stored_span(series: Series, *, budget: int | Budget) -> tuple[datetime, datetime | None]:
+    """The span to store for a series already accepted: :func:`span`, except that a COUNT rule that no
+    longer fits the budget (it was lowered since) is open-ended. A wider span is still correct; range
+    queries cut the series' expansion at their own budget."""
+    try:
+        return span(series, budget=budget)
+    except BudgetExceeded:
+        assert series.rrule
+        unbounded = ";".join(p for p in series.rrule.split(";") if not p.startswith("COUNT="))
+        return _span(replace(series, rrule=unbounded), Budget(0))
 
 
 def first_instance(series: Series) -> Instance:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.models import Calendar, Event
-from aiwfe.calendar.recurrence import Budget, span
+from aiwfe.calendar.recurrence import Budget, stored_span
 from aiwfe.core.crypto import new_token
 
 
@@ -34,7 +34,8 @@ def draft_of(row: Event) -> EventDraft:
 
 def fill(row: Event, draft: EventDraft, *, budget: int | Budget) -> Event:
     """Copy ``draft`` into ``row``; every write gets a fresh ETag. Finding the span of its rule may
-    spend ``budget`` rule iterations (free when the draft was just checked with the same budget)."""
+    spend ``budget`` rule iterations (free when the draft was just checked with the same budget); a
+    draft must have been checked (``draft.checked``), which refuses rules beyond the budget."""
     row.uid = draft.uid
     row.recurrence_id = draft.recurrence_id
     row.summary = draft.summary
@@ -50,7 +51,7 @@ def fill(row: Event, draft: EventDraft, *, budget: int | Budget) -> Event:
     row.status = draft.status
     row.transparency = draft.transparency
     row.sequence = draft.sequence
-    row.span_start, row.span_end = span(draft.series, budget=budget)
+    row.span_start, row.span_end = stored_span(draft.series, budget=budget)
     row.etag = new_token(12)
     return row
 
