@@ -153,3 +153,19 @@ async def test_a_sync_over_the_cap_fails_and_keeps_the_calendar_as_it_was(
     state = (await capped.get(f"/api/v1/calendars/{calendar['id']}")).json()
     assert "at most 3 events" in state["sync_error"]
     assert [uid for uid, *_ in await event_rows(capped_settings, calendar["id"])] == ["a", "b"]
+
+
+async def test_a_sync_reads_its_source_with_the_configured_recurrence_budget(
+    capped: Caller, capped_settings: Settings, ics_server: IcsServer
+) -> None:
+    # About 2,900 steps to find the one leap day and the end: within the default budget, not within 1000.
+    leap = vevent("leap", "Leap", extra="RRULE:FREQ=DAILY;COUNT=1;BYMONTH=2;BYMONTHDAY=29\r\n")
+    ics_server.serve("/leap.ics", vcalendar(leap))
+    calendar = await capped.calendar(name="Leap", source="ics", source_url=ics_server.url("/leap.ics"))
+    assert await run_sync(capped_settings, calendar["id"]) == "changed"
+    tight = capped_settings.model_copy(update={"calendar_recurrence_budget": 1000})
+    ics_server.serve("/leap.ics", vcalendar(leap, vevent("b", "B")))
+    assert await run_sync(tight, calendar["id"]) == "error"
+    state = (await capped.get(f"/api/v1/calendars/{calendar['id']}")).json()
+    assert "needs more than 1000 steps" in state["sync_error"]
+    assert [uid for uid, *_ in await event_rows(capped_settings, calendar["id"])] == ["leap"]

@@ -246,7 +246,7 @@ async def _apply(ctx: SyncContext, items: dict[str, SyncItem], pulled: Pulled) -
             drafts = ics.parse(
                 data.encode(),
                 default_tz=ctx.calendar.time_zone,
-                max_events=ctx.settings.calendar_import_max_events,
+                **ctx.ics_limits,
             ).events
         except ics.IcsError as exc:
             raise SyncFailed(f"{href} on {host_label(href)} is not a usable event: {exc}") from None

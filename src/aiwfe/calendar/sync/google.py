@@ -174,7 +174,7 @@ def to_drafts(ctx: SyncContext, items: list[dict[str, Any]]) -> list[EventDraft]
         return ics.parse(
             data.encode(),
             default_tz=ctx.calendar.time_zone,
-            max_events=ctx.settings.calendar_import_max_events,
+            **ctx.ics_limits,
         ).events
     except ics.IcsError as exc:
         raise SyncFailed(f"a Google event cannot be used: {exc}") from None
