@@ -18,11 +18,13 @@ from aiwfe.ops.stack import Stack
 
 pytestmark = pytest.mark.stack
 MIB = 1024 * 1024
+CADDY_LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
 def stack(system_packages: None) -> Iterator[Stack]:
-    with running_stack("aiwfe-test-edge-") as running:
+    # Caddy's body limit below the API's (1 MiB), so a body between the two shows which one answered.
+    with running_stack("aiwfe-test-edge-", caddy_max_body=CADDY_LIMIT) as running:
         yield running
 
 
@@ -69,23 +71,40 @@ def test_a_forged_x_forwarded_for_does_not_become_the_client_address(stack: Stac
     assert json.loads(edge[edge.index("{") :])["request"]["client_ip"] == "127.0.0.1"
 
 
-def test_a_json_body_over_the_limit_is_a_413_problem_at_the_edge(stack: Stack) -> None:
-    body = b'{"email": "' + b"a" * (2 * MIB) + b'"}'
+def _assert_413(response: httpx.Response) -> dict[str, object]:
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, object] = response.json()
+    assert problem["status"] == 413
+    assert str(problem["type"]).endswith("/payload-too-large")
+    return problem
+
+
+def test_a_declared_body_over_caddys_limit_is_a_413_problem_from_caddy_and_every_replica_stays(
+    stack: Stack,
+) -> None:
+    # Under the API's limit: only Caddy refuses it (the API would read it and answer 422).
+    body = b'{"email": "' + b"a" * (2 * CADDY_LIMIT) + b'"}'
     with _https(stack) as http:
-        declared = http.post(
+        response = http.post(
             "/api/v1/auth/register", content=body, headers={"Content-Type": "application/json"}
         )
-        chunked = http.post(
+        assert "larger than this server accepts" in str(_assert_413(response)["detail"])
+        # Refusing a body must not count against the replicas (no 503 for the requests after it).
+        assert [http.get("/api/v1").status_code for _ in range(4)] == [200] * 4
+
+
+def test_a_streamed_body_over_the_apis_limit_is_a_413_problem_and_every_replica_stays(stack: Stack) -> None:
+    body = b'{"email": "' + b"a" * (2 * MIB) + b'"}'
+    with _https(stack) as http:
+        response = http.post(
             "/api/v1/auth/register",
-            content=iter([body[:MIB], body[MIB:]]),
+            content=iter([body[start : start + 65536] for start in range(0, len(body), 65536)]),
             headers={"Content-Type": "application/json"},
         )
-    for response in (declared, chunked):
-        assert response.status_code == 413, response.text
-        assert response.headers["content-type"].startswith("application/problem+json")
-        problem = response.json()
-        assert problem["status"] == 413
-        assert problem["type"].endswith("/payload-too-large")
+        assert "content-length" not in response.request.headers
+        assert "larger than 1048576 bytes" in str(_assert_413(response)["detail"])
+        assert [http.get("/api/v1").status_code for _ in range(4)] == [200] * 4
 
 
 def test_an_ics_upload_may_be_larger_than_a_json_body(stack: Stack) -> None:
