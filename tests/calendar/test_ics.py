@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiwfe.calendar.draft import EventDraft
-from aiwfe.calendar.ics import IcsError, parse, render
+from aiwfe.calendar.ics import IcsError, _prescan, parse, render
 from aiwfe.calendar.models import EventStatus, Transparency
 from aiwfe.calendar.recurrence import instant_key
 
@@ -58,8 +58,12 @@ def test_import_keeps_uid_tzid_recurrence_exdates_and_overrides() -> None:
         (_wrap(*_event("DTSTART;TZID=Mars/Olympus:20240101T090000")), "unknown time zone 'Mars/Olympus'"),
         (_wrap(*_event("DTSTART:20240101T090000Z", "RRULE:FREQ=SECONDLY")), "event 'e1': RRULE:"),
         (
-            _wrap(*_event("DTSTART:20240101T090000Z", "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")),
+            _wrap(*_event("DTSTART:20240101T090000Z", "RRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30")),
             "never produces",
+        ),
+        (
+            _wrap(*_event("DTSTART:20240101T090000Z", "RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")),
+            "no occurrence was found in 10000 steps",
         ),
         (_wrap(*_event("DTSTART:20240101T090000Z", "DTEND:20231231T090000Z")), "DTEND: is before the start"),
         (_wrap(*_event("SUMMARY:no start")), "DTSTART: is missing"),
@@ -159,3 +163,42 @@ def test_an_exdate_in_the_repeated_hour_at_the_end_of_dst_survives_a_round_trip(
     )
     out = render("DST", "UTC", [draft], datetime(2024, 1, 1, tzinfo=UTC))
     assert parse(out, default_tz="UTC", max_events=10).events == [draft]
+
+
+def _folded_events(count: int) -> bytes:
+    # "BEGIN:VEV" CRLF " ENT": one line once unfolded, as icalendar reads it (RFC 5545 3.1).
+    event = "BEGIN:VEV\r\n ENT\r\nUID:e{n}\r\nDTSTART:20240301T090000Z\r\nEND:VEV\r\n\r\n\tENT\r\n"
+    body = "".join(event.format(n=n) for n in range(count))
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\n{body}END:VCALENDAR\r\n".encode()
+
+
+def test_folded_begin_lines_count_towards_the_event_cap_before_parsing() -> None:
+    assert len(parse(_folded_events(3), default_tz="UTC", max_events=3).events) == 3
+    with pytest.raises(IcsError, match="more than 10 events"):
+        _prescan(_folded_events(11), 10)
+
+
+def test_begin_lines_with_parameters_or_in_lower_case_count_towards_the_event_cap() -> None:
+    events = [*_event("DTSTART:20240301T090000Z", uid="a"), *_event("DTSTART:20240301T090000Z", uid="b")]
+    events[0], events[-1] = "begin;x-a=1:vevent", "end;x-a=1:vevent"
+    with pytest.raises(IcsError, match="more than 1 events"):
+        _prescan(_wrap(*events), 1)
+
+
+def test_events_the_pre_scan_cannot_see_are_counted_again_after_parsing() -> None:
+    # A quoted parameter value may hold a colon; the pre-scan does not read parameters that far.
+    events = [*_event("DTSTART:20240301T090000Z", uid="a"), *_event("DTSTART:20240301T090000Z", uid="b")]
+    events[0], events[4] = 'BEGIN;X-A="1:2":VEVENT', 'END;X-A="1:2":VEVENT'
+    _prescan(_wrap(*events), 1)  # sees one event
+    with pytest.raises(IcsError, match="more than 1 events"):
+        parse(_wrap(*events), default_tz="UTC", max_events=1)
+
+
+def test_the_rules_of_a_file_share_one_budget() -> None:
+    rule = "RRULE:FREQ=DAILY;COUNT=1;BYMONTH=2;BYMONTHDAY=29"  # about 3000 steps to check
+    sparse = [line for n in range(3) for line in _event("DTSTART:20240301T090000Z", rule, uid=f"e{n}")]
+    assert len(parse(_wrap(*sparse), default_tz="UTC", max_events=10, total_budget=20_000).events) == 3
+    with pytest.raises(
+        IcsError, match=r"'e1'.*the file's recurrence rules together would take more than 5000"
+    ):
+        parse(_wrap(*sparse), default_tz="UTC", max_events=10, total_budget=5000)

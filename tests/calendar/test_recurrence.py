@@ -4,6 +4,7 @@ recurring-ical-events and against a brute-force scan with hypothesis."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiwfe.calendar.recurrence import (
+    Budget,
+    BudgetExceeded,
     RecurrenceError,
     Series,
     build_rule,
@@ -23,6 +26,8 @@ from aiwfe.calendar.recurrence import (
     overlaps,
     span,
     split_rule,
+    stored_span,
+    walk,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -161,7 +166,7 @@ def test_invalid_rules_are_refused_naming_the_problem(rule: str, fragment: str) 
 )
 @pytest.mark.timeout(60)  # a runaway search would hang; how fast it is belongs to bench/, not here
 def test_rules_that_never_occur_are_refused(rule: str) -> None:
-    with pytest.raises(RecurrenceError, match="never produces an occurrence"):
+    with pytest.raises(RecurrenceError, match=r"never produces an occurrence|no occurrence was found"):
         normalize_rrule(rule, dtstart=datetime(2024, 3, 1, 9), tz=BERLIN)
 
 
@@ -305,7 +310,7 @@ def test_every_occurrence_lies_within_the_series_span(
 ) -> None:
     start, tzid, rule, hours = case
     series = _series(start, hours, tzid, rule)
-    low, high = span(series, limit=5000)
+    low, high = span(series)
     window_start = datetime.combine(start.date() + timedelta(days=offset_days), datetime.min.time(), UTC)
     for instance in expand(
         series, window_start, window_start + timedelta(days=window_days), date_zone=UTC, limit=5000
@@ -313,3 +318,84 @@ def test_every_occurrence_lies_within_the_series_span(
         begin, finish = instance.bounds(UTC)
         assert begin >= low
         assert high is None or finish <= high
+
+
+# ---- budgets: rule expansion is bounded by iterations, not by occurrences -------------------------
+
+LEAP_DAYS = "FREQ=DAILY;COUNT=50000;BYMONTH=2;BYMONTHDAY=29"
+
+
+def test_walking_a_sparse_rule_charges_each_period_dateutil_examines() -> None:
+    rule = build_rule("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29", datetime(2024, 3, 1), None)
+    budget = Budget(10**6)
+    assert list(islice(walk(rule, budget), 2)) == [datetime(2028, 2, 29), datetime(2032, 2, 29)]
+    # Two occurrences, but about eight years of days looked at (and one charge per occurrence).
+    assert 2900 < budget.spent < 3000
+
+
+def test_walking_stops_as_soon_as_the_budget_is_spent() -> None:
+    rule = build_rule(LEAP_DAYS, datetime(2024, 3, 1), None)
+    budget = Budget(5000)
+    with pytest.raises(BudgetExceeded):
+        list(walk(rule, budget))
+    assert budget.spent == 5001
+
+
+@pytest.mark.parametrize(
+    "rule", [LEAP_DAYS, "FREQ=HOURLY;COUNT=50000;BYMONTH=2;BYMONTHDAY=29", "FREQ=DAILY;COUNT=1000000"]
+)
+def test_a_counted_rule_whose_end_is_beyond_the_budget_is_refused_at_the_budget(rule: str) -> None:
+    canonical = normalize_rrule(rule, dtstart=datetime(2024, 3, 1, 9), tz=BERLIN)
+    series = Series(datetime(2024, 3, 1, 9), datetime(2024, 3, 1, 10), "Europe/Berlin", canonical)
+    budget = Budget(10_000)
+    with pytest.raises(BudgetExceeded, match=r"COUNT=.* needs more than 10000 steps"):
+        span(series, budget=budget)
+    assert budget.spent == 10_001
+
+
+def test_a_counted_rule_within_the_budget_keeps_its_exact_end() -> None:
+    series = Series(datetime(2024, 3, 1, 9), datetime(2024, 3, 1, 10), "UTC", "FREQ=DAILY;COUNT=4000")
+    assert span(series)[1] == datetime(2024, 3, 1, 10, tzinfo=UTC) + timedelta(days=3999)
+
+
+def test_a_rule_too_sparse_to_find_is_refused_within_the_budget() -> None:
+    budget = Budget(10_000)
+    with pytest.raises(RecurrenceError, match="no occurrence was found in 10000 steps"):
+        normalize_rrule(
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", dtstart=datetime(2024, 3, 1), tz=None, budget=budget
+        )
+    assert budget.spent == 10_001
+
+
+def test_expanding_a_sparse_series_is_cut_at_its_budget_and_says_so() -> None:
+    series = Series(datetime(2024, 3, 1, 9), datetime(2024, 3, 1, 10), "UTC", LEAP_DAYS)
+    budget = Budget(3000)
+    found = expand(
+        series,
+        datetime(2040, 1, 1, tzinfo=UTC),
+        datetime(2041, 1, 1, tzinfo=UTC),
+        date_zone=UTC,
+        limit=5000,
+        budget=budget,
+    )
+    assert found.truncated
+    assert found.instances == []
+    assert budget.spent == 3001
+
+
+def test_a_shared_budget_stops_the_work_of_all_its_children() -> None:
+    whole = Budget(5000, what="the file")
+    rule = "FREQ=DAILY;COUNT=1;BYMONTH=2;BYMONTHDAY=29"
+    series = Series(datetime(2024, 3, 1), datetime(2024, 3, 2), None, rule)
+    span(series, budget=whole.child(4000))  # about 2900 steps: to 2028, and on to 2032 to see it ends
+    assert 2900 < whole.spent < 3000
+    with pytest.raises(BudgetExceeded, match="the file would take more than 5000 steps"):
+        span(series, budget=whole.child(4000))
+
+
+def test_a_stored_series_beyond_a_lowered_budget_is_stored_open_ended() -> None:
+    series = Series(datetime(2024, 3, 1, 9), datetime(2024, 3, 1, 10), "UTC", "FREQ=DAILY;COUNT=4000")
+    assert stored_span(series, budget=10_000)[1] == datetime(2024, 3, 1, 10, tzinfo=UTC) + timedelta(
+        days=3999
+    )
+    assert stored_span(series, budget=1000) == (datetime(2024, 3, 1, 9, tzinfo=UTC), None)

@@ -8,6 +8,7 @@ here (Caddy, Redis, PostgreSQL's parameter list), and the variables are compared
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import json
 import os
 import re
@@ -330,6 +331,14 @@ def test_postgres_and_redis_live_on_the_internal_network(compose: dict[str, Any]
     assert compose["networks"]["data"]["internal"] is True
     for name in ("postgres", "redis", "beat", "migrate", "backup"):
         assert compose["services"][name]["networks"] == ["data"], name
+
+
+def test_the_api_trusts_forwarded_headers_from_caddy_alone(compose: dict[str, Any]) -> None:
+    caddy = compose["services"]["caddy"]["networks"]["backend"]["ipv4_address"]
+    subnet = compose["networks"]["backend"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(caddy) in ipaddress.ip_network(subnet)
+    for name in APP_SERVICES:
+        assert compose["services"][name]["environment"]["AIWFE_FORWARDED_ALLOW_IPS"] == caddy, name
 
 
 # ---- the aiwfe processes -----------------------------------------------------------------------------

@@ -291,6 +291,7 @@ def test_checkov_finds_nothing_unexplained(render: Render, tmp_path: Path) -> No
         ("containerSecurityContext.allowPrivilegeEscalation=true", "allowPrivilegeEscalation"),
         ("secrets.source=plaintext", "/secrets/source"),
         ("postgresql.cloudnativepg.backup.retentionPolicy=forever", "retentionPolicy"),
+        ("config.forwardedAllowIps=*", "/config/forwardedAllowIps"),
     ],
 )
 def test_values_schema_refuses_bad_values(tools: dict[str, Path], setting: str, message: str) -> None:

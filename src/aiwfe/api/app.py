@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from aiwfe import __version__
 from aiwfe.api import health
+from aiwfe.api.body_limit import BodyLimitMiddleware
 from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
 from aiwfe.auth.service import AuthDeps
@@ -99,7 +100,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.api_max_body_bytes,
+        upload_bytes=settings.calendar_import_max_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware)  # added last: outermost, so it logs the 413s too
     app.include_router(health.router)
     app.include_router(api_router())
     return app

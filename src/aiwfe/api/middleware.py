@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aiwfe.core import tracing
 from aiwfe.core.errors import internal_error
-from aiwfe.core.logging import get_logger
+from aiwfe.core.logging import get_logger, redact_path
 from aiwfe.core.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -78,7 +78,8 @@ class RequestContextMiddleware:
                 await self.app(scope, receive, send_with_id)
             except Exception as exc:
                 span.record_exception(exc)
-                log.exception("unhandled_error", path=scope["path"], error_type=type(exc).__name__)
+                path = redact_path(scope["path"])
+                log.exception("unhandled_error", path=path, error_type=type(exc).__name__)
                 if response_started:
                     raise  # too late for a problem body; the server closes the connection
                 await internal_error(scope["path"])(scope, receive, send_with_id)
@@ -97,7 +98,7 @@ class RequestContextMiddleware:
                 log.info(
                     "request",
                     method=method,
-                    path=scope["path"],
+                    path=redact_path(scope["path"]),
                     route=route,
                     status=status_code,
                     duration_ms=round(elapsed * 1000, 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,22 @@ AUTH_EVENTS = Counter(
 class ClientInfo:
     ip: str | None
     user_agent: str
+
+    @property
+    def rate_key(self) -> str | None:
+        """What per-IP limits count: an IPv4 address, or an IPv6 client's whole /64 (one subscriber
+        usually holds a /64 and can use any address in it)."""
+        if not self.ip:
+            return None
+        try:
+            address = ipaddress.ip_address(self.ip)
+        except ValueError:
+            return self.ip
+        if isinstance(address, ipaddress.IPv6Address):
+            if address.ipv4_mapped is not None:
+                return str(address.ipv4_mapped)
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)
 
 
 def record(

@@ -122,8 +122,8 @@ class AuthService:
     async def register(
         self, email: str, password: str, display_name: str, time_zone: str, invite_token: str | None = None
     ) -> User:
-        if self.client.ip:
-            await self.deps.limiter.hit(self.settings.register_rate_per_ip, "register", self.client.ip)
+        if self.client.rate_key:
+            await self.deps.limiter.hit(self.settings.register_rate_per_ip, "register", self.client.rate_key)
         mode = self.settings.registration_mode
         if mode is RegistrationMode.CLOSED:
             raise RegistrationClosed("registration is closed on this server")
@@ -236,8 +236,8 @@ class AuthService:
         self, email: str, password: str, *, replacing: str | None = None
     ) -> SignedIn | MfaChallenge:
         account = account_key(email)
-        if self.client.ip:
-            await self.deps.limiter.hit(self.settings.login_rate_per_ip, "login-ip", self.client.ip)
+        if self.client.rate_key:
+            await self.deps.limiter.hit(self.settings.login_rate_per_ip, "login-ip", self.client.rate_key)
         await self.deps.limiter.hit(self.settings.login_rate_per_account, "login-account", account)
         await self.deps.lockout.check(account)
 
@@ -465,8 +465,8 @@ class AuthService:
     async def request_verification(self, user: User) -> None:
         if user.email_verified_at is not None:
             return
-        if self.client.ip:
-            await self.deps.limiter.hit(self.settings.email_rate_per_ip, "email", self.client.ip)
+        if self.client.rate_key:
+            await self.deps.limiter.hit(self.settings.email_rate_per_ip, "email", self.client.rate_key)
         token = await self._issue_email_token(user, TokenPurpose.VERIFY_EMAIL)
         await self.db.commit()
         await self._mail_verification(user, token)
@@ -495,8 +495,8 @@ class AuthService:
 
     async def request_password_reset(self, email: str) -> None:
         """Mail a reset link when the account exists; the answer is the same either way."""
-        if self.client.ip:
-            await self.deps.limiter.hit(self.settings.email_rate_per_ip, "email", self.client.ip)
+        if self.client.rate_key:
+            await self.deps.limiter.hit(self.settings.email_rate_per_ip, "email", self.client.rate_key)
         await self.deps.limiter.hit(self.settings.login_rate_per_account, "reset-account", account_key(email))
         user = await self.user_by_email(email)
         if user is None or not user.is_active:

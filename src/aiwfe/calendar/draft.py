@@ -7,7 +7,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from aiwfe.calendar.models import EventStatus, Transparency
-from aiwfe.calendar.recurrence import RecurrenceError, Series, normalize_rrule, parse_key, zone
+from aiwfe.calendar.recurrence import (
+    DEFAULT_BUDGET,
+    Budget,
+    RecurrenceError,
+    Series,
+    as_budget,
+    check_span,
+    normalize_rrule,
+    parse_key,
+    zone,
+)
 
 MAX_SUMMARY = 500
 MAX_LOCATION = 500
@@ -64,10 +74,13 @@ def checked(
     rrule: str | None = None,
     rdates: list[str] | None = None,
     exdates: list[str] | None = None,
+    budget: int | Budget = DEFAULT_BUDGET,
 ) -> EventDraft:
     """Validate ``draft`` and normalise its recurrence (rule text and date lists, given raw).
 
-    ``recurrence_id`` must already be a canonical key (the caller knows the master's zone).
+    ``recurrence_id`` must already be a canonical key (the caller knows the master's zone). The
+    rule's expansion (does it occur, where does it end) may spend ``budget`` rule iterations; a
+    :class:`Budget` object lets a whole import share one larger budget.
 
     Raises :class:`RecurrenceError` naming the offending field.
     """
@@ -94,7 +107,8 @@ def checked(
     if not 0 <= draft.sequence <= MAX_SEQUENCE:
         raise RecurrenceError("sequence", "is out of range")
     rule = draft.rrule if rrule is None else rrule
-    normalized_rule = normalize_rrule(rule, dtstart=draft.dtstart, tz=tz) if rule else None
+    steps = as_budget(budget)
+    normalized_rule = normalize_rrule(rule, dtstart=draft.dtstart, tz=tz, budget=steps) if rule else None
     if normalized_rule is not None and draft.recurrence_id is not None:
         raise RecurrenceError("rrule", "an override of one occurrence cannot recur itself")
     keys = {}
@@ -109,4 +123,7 @@ def checked(
             if not FIRST_YEAR <= int(key[:4]) <= LAST_YEAR:
                 raise RecurrenceError(name, f"{key} is out of range")
         keys[name] = tuple(parsed)
-    return replace(draft, uid=uid, rrule=normalized_rule, rdates=keys["rdates"], exdates=keys["exdates"])
+    result = replace(draft, uid=uid, rrule=normalized_rule, rdates=keys["rdates"], exdates=keys["exdates"])
+    # Storing the draft needs its span: find it now, so a rule that cannot be bounded is refused here.
+    check_span(result.series, steps)
+    return result

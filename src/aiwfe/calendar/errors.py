@@ -66,3 +66,11 @@ class UploadTooLarge(AppError):
     status = 413
     code = "payload-too-large"
     title = "Payload too large"
+
+
+class TooManyEvents(AppError):
+    """A write would leave a calendar, or all of a user's calendars, holding more events than allowed."""
+
+    status = 422
+    code = "too-many-events"
+    title = "Too many events"

@@ -2,7 +2,9 @@
 
 Reading keeps UID, TZID (IANA names, Windows names mapped; a custom VTIMEZONE keeps the instants and
 is read in the calendar's zone), RRULE/RDATE/EXDATE and RECURRENCE-ID overrides. Hostile files are
-refused before icalendar builds anything big: size, nesting depth and event count are checked first.
+refused before icalendar builds anything big: size, nesting depth and event count are checked first
+(on unfolded lines, as icalendar will read them), the count again after parsing, and every rule's
+expansion is bounded by a per-rule and a per-file budget of iterations.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from aiwfe.calendar.draft import EventDraft, checked
 from aiwfe.calendar.models import EventStatus, Transparency
 from aiwfe.calendar.recurrence import (
+    DEFAULT_BUDGET,
+    Budget,
     RecurrenceError,
     instant_key,
     is_zone,
@@ -34,8 +38,15 @@ from aiwfe.calendar.vtimezone import first_year, vtimezone
 
 PRODID = "-//aiwfe//calendar//EN"
 MAX_DEPTH = 4
-_BEGIN = re.compile(rb"^BEGIN:([A-Za-z0-9-]+)\s*$")
-_END = re.compile(rb"^END:([A-Za-z0-9-]+)\s*$")
+# Names are case-insensitive and may carry parameters (icalendar reads "begin;x=1:vevent" as a VEVENT).
+_BEGIN = re.compile(rb"^BEGIN(?:;[^:]*)?:([A-Za-z0-9-]+)\s*$", re.IGNORECASE)
+_END = re.compile(rb"^END(?:;[^:]*)?:([A-Za-z0-9-]+)\s*$", re.IGNORECASE)
+# RFC 5545 3.1: a line break followed by a space or tab continues the line (icalendar also skips blank
+# lines between). icalendar unfolds before it reads, so the pre-scan must too, or "BEGIN:VEV" + " ENT"
+# slips past the event count.
+_FOLD = re.compile(rb"\r?\n(?:\r?\n)*[ \t]")
+# Rule iterations one whole file may spend (settings.calendar_import_recurrence_budget).
+DEFAULT_FILE_BUDGET = 2_000_000
 
 
 class IcsError(ValueError):
@@ -53,7 +64,7 @@ def _prescan(data: bytes, max_events: int) -> None:
     """Refuse what would be expensive to parse: wrong type, deep nesting, too many events."""
     depth = events = 0
     seen_calendar = False
-    for number, raw in enumerate(data.splitlines(), start=1):
+    for number, raw in enumerate(_FOLD.sub(b"", data).splitlines(), start=1):
         begin = _BEGIN.match(raw)
         if begin:
             name = begin.group(1).upper()
@@ -77,8 +88,18 @@ def _prescan(data: bytes, max_events: int) -> None:
         raise IcsError("the file ends inside a component (missing END)")
 
 
-def parse(data: bytes, *, default_tz: str, max_events: int) -> ParsedCalendar:
-    """Every VEVENT of an .ics as a checked draft; raises :class:`IcsError` naming the problem."""
+def parse(
+    data: bytes,
+    *,
+    default_tz: str,
+    max_events: int,
+    budget: int = DEFAULT_BUDGET,
+    total_budget: int = DEFAULT_FILE_BUDGET,
+) -> ParsedCalendar:
+    """Every VEVENT of an .ics as a checked draft; raises :class:`IcsError` naming the problem.
+
+    Each rule may spend ``budget`` iterations of expansion, all of them together ``total_budget``.
+    """
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -88,6 +109,10 @@ def parse(data: bytes, *, default_tz: str, max_events: int) -> ParsedCalendar:
         calendars = ICalendar.from_ical(data, multiple=True)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise IcsError(f"not a valid iCalendar file: {exc}") from None
+    found = sum(1 for calendar in calendars for c in calendar.subcomponents if c.name == "VEVENT")
+    if found > max_events:
+        raise IcsError(f"the file has more than {max_events} events")
+    file_budget = Budget(total_budget, what="the file's recurrence rules together")
     drafts: list[EventDraft] = []
     skipped = 0
     name: str | None = None
@@ -99,7 +124,7 @@ def parse(data: bytes, *, default_tz: str, max_events: int) -> ParsedCalendar:
             if component.name != "VEVENT":
                 skipped += 1
                 continue
-            drafts.append(_event(component, default_tz))
+            drafts.append(_event(component, default_tz, file_budget.child(budget)))
     _check_unique(drafts)
     return ParsedCalendar(drafts, name, skipped)
 
@@ -114,11 +139,11 @@ def _check_unique(drafts: list[EventDraft]) -> None:
         seen.add(key)
 
 
-def _event(component: Component, default_tz: str) -> EventDraft:
+def _event(component: Component, default_tz: str, budget: Budget) -> EventDraft:
     uid = str(component.get("UID", "")).strip()
     where = f"event {uid!r}" if uid else "an event without UID"
     try:
-        return _read_event(component, uid, default_tz)
+        return _read_event(component, uid, default_tz, budget)
     except RecurrenceError as exc:
         raise IcsError(f"{where}: {exc.field}: {exc.message}") from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
@@ -188,7 +213,7 @@ def _values(component: Component, name: str) -> list[Any]:
     return values
 
 
-def _read_event(component: Component, uid: str, default_tz: str) -> EventDraft:
+def _read_event(component: Component, uid: str, default_tz: str, budget: Budget) -> EventDraft:
     if "DTSTART" not in component:
         raise RecurrenceError("DTSTART", "is missing")
     start_prop = _prop(component, "DTSTART")
@@ -258,6 +283,7 @@ def _read_event(component: Component, uid: str, default_tz: str) -> EventDraft:
             rrule=rrule or "",
             rdates=[_key(v, tz, dtstart, "RDATE") for v in _values(component, "RDATE")],
             exdates=[_key(v, tz, dtstart, "EXDATE") for v in _values(component, "EXDATE")],
+            budget=budget,
         )
     except RecurrenceError as exc:
         names = {"rrule": "RRULE", "rdates": "RDATE", "exdates": "EXDATE", "start": "DTSTART", "end": "DTEND"}

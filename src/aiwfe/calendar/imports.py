@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aiwfe.calendar import ics
+from aiwfe.calendar import ics, quota
 from aiwfe.calendar.draft import EventDraft
+from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarImport, Event, ImportStatus
 from aiwfe.calendar.store import bump_version, new_row
 from aiwfe.core.logging import get_logger
@@ -38,13 +39,16 @@ async def apply(
     calendar: Calendar,
     drafts: list[EventDraft],
     *,
-    limit: int,
+    budget: int,
     progress: Progress | None = None,
 ) -> Applied:
     """Replace each imported UID's series (master and overrides) by the file's version of it.
 
-    Flushes but does not commit: the caller commits once, so a failure leaves nothing behind.
+    Flushes but does not commit: the caller commits once, so a failure leaves nothing behind. The
+    caller checks the event caps after it (``quota.check_room``), before committing.
     """
+    # Each row's span may expand its rule again (up to ``budget`` steps): CPU work, off the event loop.
+    rows = await asyncio.to_thread(lambda: [new_row(calendar.id, draft, budget=budget) for draft in drafts])
     uids = sorted({draft.uid for draft in drafts})
     existing: set[str] = set()
     for start in range(0, len(uids), 1000):
@@ -54,8 +58,8 @@ async def apply(
         )
         existing.update(found)
         await db.execute(delete(Event).where(Event.calendar_id == calendar.id, Event.uid.in_(chunk)))
-    for done, draft in enumerate(drafts, start=1):
-        db.add(new_row(calendar.id, draft, limit=limit))
+    for done, row in enumerate(rows, start=1):
+        db.add(row)
         if done % PROGRESS_EVERY == 0:
             await db.flush()
             if progress is not None:
@@ -66,7 +70,13 @@ async def apply(
 
 
 def parse(data: bytes, calendar: Calendar, settings: Settings) -> ics.ParsedCalendar:
-    return ics.parse(data, default_tz=calendar.time_zone, max_events=settings.calendar_import_max_events)
+    return ics.parse(
+        data,
+        default_tz=calendar.time_zone,
+        max_events=settings.calendar_import_max_events,
+        budget=settings.calendar_recurrence_budget,
+        total_budget=settings.calendar_import_recurrence_budget,
+    )
 
 
 async def run_job(sessions: async_sessionmaker[AsyncSession], settings: Settings, job_id: uuid.UUID) -> str:
@@ -101,6 +111,11 @@ async def run_job(sessions: async_sessionmaker[AsyncSession], settings: Settings
 
     try:
         applied = await _apply_job(sessions, settings, job_id, job.calendar_id, parsed, progress)
+    except TooManyEvents as exc:
+        finished = datetime.now(UTC)
+        await record(status=ImportStatus.FAILED, error=exc.detail, payload=None, finished_at=finished)
+        log.info("calendar_import_failed", import_id=str(job_id), reason=exc.detail)
+        return ImportStatus.FAILED.value
     except Exception:
         log.exception("calendar_import_crashed", import_id=str(job_id))
         await record(
@@ -129,8 +144,9 @@ async def _apply_job(
         if calendar is None:
             return None
         applied = await apply(
-            db, calendar, parsed.events, limit=settings.calendar_max_instances, progress=progress
+            db, calendar, parsed.events, budget=settings.calendar_recurrence_budget, progress=progress
         )
+        await quota.check_room(db, calendar, settings)
         await db.execute(
             update(CalendarImport)
             .where(CalendarImport.id == job_id)

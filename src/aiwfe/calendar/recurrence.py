@@ -10,12 +10,15 @@ by date and last whole days. DTSTART is always the first occurrence; RDATEs add,
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import dateutil.rrule
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
@@ -23,6 +26,9 @@ FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
 # Each occurrence the scan passes before the window costs time too; a series may scan this many
 # times its instance limit before it is cut off.
 SCAN_FACTOR = 10
+# Rule iterations one check of a series may spend (settings.calendar_recurrence_budget): about
+# 1-2 microseconds each, so checking and storing a series stays well under 50 ms of CPU.
+DEFAULT_BUDGET = 10_000
 _KEY_INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 _PART = re.compile(r"^[A-Z]+=[A-Z0-9,+\-]+$")
 # Padding that makes an all-day event's bounds hold whatever zone its dates are read in.
@@ -36,6 +42,90 @@ class RecurrenceError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class BudgetExceeded(RecurrenceError):
+    """Expanding a rule needed more iterations than its :class:`Budget` allows."""
+
+
+class Budget:
+    """Rule iterations a piece of work may spend, optionally inside a larger one (a whole import).
+
+    dateutil examines one period (a day for DAILY and HOURLY rules, a week, a month, a year) per
+    iteration and may pass thousands of them for each occurrence it yields (``BYMONTH=2;BYMONTHDAY=29``
+    on a daily rule), so counting yielded occurrences alone bounds nothing; :func:`walk` charges both.
+    """
+
+    def __init__(self, limit: int, *, parent: Budget | None = None, what: str = "the rule") -> None:
+        self.limit = limit
+        self.parent = parent
+        self.what = what
+        self.spent = 0
+
+    def child(self, limit: int, what: str = "the rule") -> Budget:
+        return Budget(limit, parent=self, what=what)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.spent > self.limit
+
+    def spend(self, steps: int = 1) -> None:
+        self.spent += steps
+        if self.spent > self.limit:
+            raise BudgetExceeded(
+                "rrule", f"{self.what} would take more than {self.limit} steps of recurrence expansion"
+            )
+        if self.parent is not None:
+            self.parent.spend(steps)
+
+
+def as_budget(budget: int | Budget) -> Budget:
+    return budget if isinstance(budget, Budget) else Budget(budget)
+
+
+class _CountingInfo(dateutil.rrule._iterinfo):
+    """dateutil's per-iteration helper, charging each period it computes to the rule's budget."""
+
+    def __init__(self, rule: rrule) -> None:
+        super().__init__(rule)
+        self._budget: Budget = rule._aiwfe_budget  # type: ignore[attr-defined]
+
+    def ydayset(self, *args: Any) -> Any:
+        self._budget.spend()
+        return super().ydayset(*args)
+
+    def mdayset(self, *args: Any) -> Any:
+        self._budget.spend()
+        return super().mdayset(*args)
+
+    def wdayset(self, *args: Any) -> Any:
+        self._budget.spend()
+        return super().wdayset(*args)
+
+    def ddayset(self, *args: Any) -> Any:
+        self._budget.spend()
+        return super().ddayset(*args)
+
+
+# dateutil's own iteration, run with the counting helper in place of its ``_iterinfo``: the same
+# code (no copy to keep in step), and no change to dateutil for anyone else in the process.
+_dateutil_iter: types.FunctionType = getattr(rrule, "_iter")  # noqa: B009 (private, untyped)
+_counted_iter = types.FunctionType(
+    _dateutil_iter.__code__,
+    {**vars(dateutil.rrule), "_iterinfo": _CountingInfo},
+    "_counted_iter",
+    _dateutil_iter.__defaults__,
+    _dateutil_iter.__closure__,
+)
+
+
+def walk(rule: rrule, budget: Budget) -> Iterator[datetime]:
+    """The occurrences of ``rule``, each dateutil iteration and each occurrence charged to ``budget``;
+    raises :class:`BudgetExceeded` when it runs out."""
+    rule._aiwfe_budget = budget  # type: ignore[attr-defined]
+    for occurrence in _counted_iter(rule):
+        budget.spend()
+        yield occurrence
 
 
 @lru_cache(maxsize=512)
@@ -144,11 +234,14 @@ def _read_until(value: str, *, tz: ZoneInfo | None) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def normalize_rrule(value: str, *, dtstart: datetime, tz: ZoneInfo | None) -> str:
+def normalize_rrule(
+    value: str, *, dtstart: datetime, tz: ZoneInfo | None, budget: int | Budget = DEFAULT_BUDGET
+) -> str:
     """Validate an RRULE value and return it in canonical form (upper case, UNTIL in UTC or as a date).
 
     Sub-hourly rules (SECONDLY, MINUTELY) are refused: no calendar needs them and they are the
-    classic way to make a server expand millions of occurrences.
+    classic way to make a server expand millions of occurrences. Finding that the rule occurs at
+    all is charged to ``budget``.
     """
     text = value.strip().upper()
     if text.startswith("RRULE:"):
@@ -174,7 +267,7 @@ def normalize_rrule(value: str, *, dtstart: datetime, tz: ZoneInfo | None) -> st
     canonical = ";".join(f"{name}={parts[name]}" for name in ["FREQ", *(n for n in parts if n != "FREQ")])
     try:
         build_rule(canonical, dtstart, tz)
-        never = _never_occurs(canonical, dtstart, tz)
+        never = _never_occurs(canonical, dtstart, tz, as_budget(budget))
     except RecurrenceError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
@@ -221,13 +314,20 @@ def _check_by_parts(parts: dict[str, str]) -> None:
 _PROBE_FROM = datetime(9999 - 400, 1, 1)
 
 
-def _never_occurs(canonical: str, dtstart: datetime, tz: ZoneInfo | None) -> bool:
+def _never_occurs(canonical: str, dtstart: datetime, tz: ZoneInfo | None, budget: Budget) -> bool:
     unbounded = ";".join(part for part in canonical.split(";") if not part.startswith(("COUNT=", "UNTIL=")))
     probe_start = _shifted_start(unbounded, dtstart, _PROBE_FROM)
     if probe_start < _PROBE_FROM - timedelta(days=800):
         return False  # could not move DTSTART near the end of time; the real scan stays budgeted
     rule = build_rule(unbounded, probe_start, None if tz is None else UTC)
-    return next(iter(rule), None) is None
+    try:
+        return next(walk(rule, budget), None) is None
+    except BudgetExceeded:
+        if not budget.exhausted:
+            raise  # a larger budget (the whole import) ran out, and says so
+        raise BudgetExceeded(
+            "rrule", f"the rule matches so rarely that no occurrence was found in {budget.limit} steps"
+        ) from None
 
 
 def build_rule(canonical: str, dtstart: datetime, tz: tzinfo | None) -> rrule:
@@ -347,7 +447,7 @@ def _instance(series: Series, wall_start: datetime, tz: ZoneInfo | None, duratio
 
 
 def _rule_starts(
-    series: Series, tz: ZoneInfo | None, lower_wall: datetime, upper_wall: datetime, budget: int
+    series: Series, tz: ZoneInfo | None, lower_wall: datetime, upper_wall: datetime, budget: Budget
 ) -> Iterator[datetime | None]:
     """Wall-clock starts of the rule's occurrences from about ``lower_wall`` to ``upper_wall``.
 
@@ -357,24 +457,31 @@ def _rule_starts(
         return
     begin = _shifted_start(series.rrule, series.dtstart, lower_wall - timedelta(days=1))
     rule = build_rule(series.rrule, begin, tz)
-    for scanned, occurrence in enumerate(rule, start=1):
-        wall = occurrence.replace(tzinfo=None)
-        if wall > upper_wall:
-            return
-        if scanned > budget:
-            yield None
-            return
-        yield wall
+    try:
+        for occurrence in walk(rule, budget):
+            wall = occurrence.replace(tzinfo=None)
+            if wall > upper_wall:
+                return
+            yield wall
+    except BudgetExceeded:
+        yield None
 
 
 def expand(
-    series: Series, window_start: datetime, window_end: datetime, *, date_zone: tzinfo, limit: int
+    series: Series,
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    date_zone: tzinfo,
+    limit: int,
+    budget: int | Budget | None = None,
 ) -> Expansion:
     """The occurrences of ``series`` that overlap ``[window_start, window_end)`` (aware), in order.
 
-    At most ``limit`` occurrences are returned, and at most ``SCAN_FACTOR * limit`` rule
-    occurrences are scanned; either cut sets ``truncated``.
+    At most ``limit`` occurrences are returned, and at most ``budget`` rule iterations (default
+    ``SCAN_FACTOR * limit``) are spent; either cut sets ``truncated``.
     """
+    scan = as_budget(SCAN_FACTOR * limit if budget is None else budget)
     tz = series.tz
     duration = series.duration
     if tz is None:
@@ -400,7 +507,7 @@ def expand(
     consider(_instance(series, series.dtstart, tz, duration))
     for key in series.rdates:
         consider(_instance(series, key_to_wall(key, tz), tz, duration))
-    for wall in _rule_starts(series, tz, lower_wall, upper_wall, SCAN_FACTOR * limit):
+    for wall in _rule_starts(series, tz, lower_wall, upper_wall, scan):
         if wall is None:
             truncated = True
             break
@@ -416,8 +523,40 @@ def expand(
     return Expansion(instances, truncated)
 
 
-def span(series: Series, *, limit: int) -> tuple[datetime, datetime | None]:
-    """UTC bounds that hold every occurrence (``None`` = no end), padded for all-day dates."""
+def span(series: Series, *, budget: int | Budget = DEFAULT_BUDGET) -> tuple[datetime, datetime | None]:
+    """UTC bounds that hold every occurrence (``None`` = no end), padded for all-day dates.
+
+    A COUNT rule is expanded to its last occurrence within ``budget``; one that needs more is a
+    :class:`BudgetExceeded` (its end is too far to find cheaply, and so would be every later read).
+    """
+    if isinstance(budget, Budget):
+        return _span(series, budget)
+    try:
+        bounds, _ = _cached_span(series, budget)
+    except TypeError:  # dates given as lists: not hashable, so not cached
+        return _span(series, Budget(budget))
+    return bounds
+
+
+def check_span(series: Series, budget: Budget) -> None:
+    """Find the span of ``series`` (refused like :func:`span`), charged to ``budget``, and keep it
+    for the write that follows."""
+    try:
+        _, spent = _cached_span(series, budget.limit)
+    except BudgetExceeded:
+        budget.spent = max(budget.spent, budget.limit + 1)  # the work was done, if not cached
+        raise
+    budget.spend(spent)
+
+
+@lru_cache(maxsize=4096)
+def _cached_span(series: Series, budget: int) -> tuple[tuple[datetime, datetime | None], int]:
+    # Checking a draft and then storing it ask for the same span: the second time is free.
+    counted = Budget(budget)
+    return _span(series, counted), counted.spent
+
+
+def _span(series: Series, budget: Budget) -> tuple[datetime, datetime | None]:
     tz = series.tz
     duration = series.duration
 
@@ -438,11 +577,22 @@ def span(series: Series, *, limit: int) -> tuple[datetime, datetime | None]:
                 else datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
             )
             last = max([*starts, end_of_rule])
-        elif count is not None and int(count) <= SCAN_FACTOR * limit:
+        elif count is not None:
             rule = build_rule(series.rrule, series.dtstart, tz)
-            walls = list(rule)
-            if walls:
-                last = max([*starts, instant(walls[-1].replace(tzinfo=None))])
+            final: datetime | None = None
+            try:
+                for occurrence in walk(rule, budget):
+                    final = occurrence
+            except BudgetExceeded:
+                if not budget.exhausted:
+                    raise
+                raise BudgetExceeded(
+                    "rrule",
+                    f"COUNT={count} needs more than {budget.limit} steps to expand; "
+                    "end the rule with UNTIL or a smaller COUNT",
+                ) from None
+            if final is not None:
+                last = max([*starts, instant(final.replace(tzinfo=None))])
         else:
             last = None
     first = min(starts)
@@ -451,20 +601,32 @@ def span(series: Series, *, limit: int) -> tuple[datetime, datetime | None]:
     return first, None if last is None else last + duration
 
 
+def stored_span(series: Series, *, budget: int | Budget) -> tuple[datetime, datetime | None]:
+    """The span to store for a series already accepted: :func:`span`, except that a COUNT rule that no
+    longer fits the budget (it was lowered since) is open-ended. A wider span is still correct; range
+    queries cut the series' expansion at their own budget."""
+    try:
+        return span(series, budget=budget)
+    except BudgetExceeded:
+        assert series.rrule
+        unbounded = ";".join(p for p in series.rrule.split(";") if not p.startswith("COUNT="))
+        return _span(replace(series, rrule=unbounded), Budget(0))
+
+
 def first_instance(series: Series) -> Instance:
     """The occurrence at DTSTART (the whole of a single event)."""
     return _instance(series, series.dtstart, series.tz, series.duration)
 
 
-def occurs(series: Series, key: str, *, limit: int) -> bool:
+def occurs(series: Series, key: str, *, limit: int, budget: int | Budget | None = None) -> bool:
     """Whether ``key`` names an occurrence of ``series`` (not one removed by EXDATE)."""
     tz = series.tz
     moment = datetime.combine(key_date(key), time(), tzinfo=UTC) if tz is None else key_instant(key)
-    found = expand(series, moment, moment + timedelta(seconds=1), date_zone=UTC, limit=limit)
+    found = expand(series, moment, moment + timedelta(seconds=1), date_zone=UTC, limit=limit, budget=budget)
     return any(instance.key == key for instance in found.instances)
 
 
-def split_rule(series: Series, key: str) -> tuple[str, str | None]:
+def split_rule(series: Series, key: str, *, budget: int | Budget = DEFAULT_BUDGET) -> tuple[str, str | None]:
     """Split a rule at occurrence ``key``: the rule that ends just before it, and the rule that goes
     on from it (``None`` when nothing is left, e.g. a COUNT used up before ``key``)."""
     assert series.rrule
@@ -480,7 +642,7 @@ def split_rule(series: Series, key: str) -> tuple[str, str | None]:
         return before, series.rrule
     split_wall = key_to_wall(key, tz)
     used = 0
-    for occurrence in build_rule(series.rrule, series.dtstart, tz):
+    for occurrence in walk(build_rule(series.rrule, series.dtstart, tz), as_budget(budget)):
         if occurrence.replace(tzinfo=None) >= split_wall:
             break
         used += 1

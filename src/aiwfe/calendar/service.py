@@ -5,6 +5,7 @@ export. Every lookup is scoped to the calling user: another user's id is simply 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -22,7 +23,7 @@ from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiwfe.calendar import ics, imports
+from aiwfe.calendar import ics, imports, quota
 from aiwfe.calendar.cache import FORMAT, PageCache
 from aiwfe.calendar.draft import EventDraft, checked
 from aiwfe.calendar.errors import (
@@ -166,7 +167,7 @@ def _keys_change(old: EventDraft, new: EventDraft) -> bool:
     return (old.dtstart, old.tzid, old.rrule) != (new.dtstart, new.tzid, new.rrule)
 
 
-def _patched(draft: EventDraft, body: EventPatch, default_tz: str, *, whole: bool) -> EventDraft:
+def _patched(draft: EventDraft, body: EventPatch, default_tz: str, *, whole: bool, budget: int) -> EventDraft:
     """``draft`` with the fields present in ``body``; ``whole`` allows recurrence changes."""
     given = body.model_fields_set
     if not whole:
@@ -199,6 +200,7 @@ def _patched(draft: EventDraft, body: EventPatch, default_tz: str, *, whole: boo
             rrule=(body.rrule or "") if "rrule" in given else (draft.rrule or ""),
             rdates=body.rdates if "rdates" in given and body.rdates is not None else list(draft.rdates),
             exdates=body.exdates if "exdates" in given and body.exdates is not None else list(draft.exdates),
+            budget=budget,
         )
     except RecurrenceError as exc:
         raise _invalid(exc) from None
@@ -280,6 +282,7 @@ class CalendarService:
         self.deps = deps
         self.settings = deps.settings
         self.limit = deps.settings.calendar_max_instances
+        self.budget = deps.settings.calendar_recurrence_budget
         self.pages = deps.pages or PageCache(
             deps.redis, ttl_seconds=deps.settings.calendar_cache_seconds, memory_bytes=0
         )
@@ -393,13 +396,16 @@ class CalendarService:
         if body.uid:
             draft = draft.with_changes(uid=body.uid)
         try:
-            draft = checked(draft, rrule=body.rrule or "", rdates=body.rdates, exdates=body.exdates)
+            draft = checked(
+                draft, rrule=body.rrule or "", rdates=body.rdates, exdates=body.exdates, budget=self.budget
+            )
         except RecurrenceError as exc:
             raise _invalid(exc) from None
-        row = new_row(calendar.id, draft, limit=self.limit)
+        row = new_row(calendar.id, draft, budget=self.budget)
         self.db.add(row)
         await self._flush_unique(draft.uid)
         await bump_version(self.db, calendar)
+        await quota.check_room(self.db, calendar, self.settings)
         await self.db.commit()
         await self.db.refresh(row)
         return row
@@ -437,7 +443,7 @@ class CalendarService:
             )
         except RecurrenceError as exc:
             raise InvalidQuery(exc.field, exc.message) from None
-        if not occurs(draft_of(master).series, key, limit=self.limit):
+        if not occurs(draft_of(master).series, key, limit=self.limit, budget=self.budget):
             raise EventNotFound(f"the series has no occurrence {key}")
         return key
 
@@ -487,20 +493,22 @@ class CalendarService:
             else:
                 row = await self._edit_following(master, calendar, key, body)
         await bump_version(self.db, calendar)
+        if scope != "series":  # an occurrence's override or the split-off series is a new row
+            await quota.check_room(self.db, calendar, self.settings)
         await self.db.commit()
         await self.db.refresh(row)
         return row
 
     async def _edit_series(self, master: Event, calendar: Calendar, body: EventPatch) -> Event:
         old = draft_of(master)
-        new = _patched(old, body, calendar.time_zone, whole=True)
+        new = _patched(old, body, calendar.time_zone, whole=True, budget=self.budget)
         if _keys_change(old, new):
             # The occurrences moved: exceptions that named the old ones no longer apply.
             if "exdates" not in body.model_fields_set:
                 new = new.with_changes(exdates=())
             for override in await self._overrides(master):
                 await self.db.delete(override)
-        fill(master, new.with_changes(sequence=old.sequence + 1), limit=self.limit)
+        fill(master, new.with_changes(sequence=old.sequence + 1), budget=self.budget)
         await self.db.flush()
         return master
 
@@ -524,9 +532,9 @@ class CalendarService:
             base = series.with_changes(
                 dtstart=wall, dtend=end, rrule=None, rdates=(), exdates=(), recurrence_id=key
             )
-        new = _patched(base, body, calendar.time_zone, whole=False)
+        new = _patched(base, body, calendar.time_zone, whole=False, budget=self.budget)
         row = existing or Event(id=uuid.uuid4(), calendar_id=master.calendar_id)
-        fill(row, new.with_changes(sequence=base.sequence + 1), limit=self.limit)
+        fill(row, new.with_changes(sequence=base.sequence + 1), budget=self.budget)
         if existing is None:
             self.db.add(row)
         await self.db.flush()
@@ -536,7 +544,7 @@ class CalendarService:
         tail = await self._split(master, key)
         if tail is None:
             raise InvalidQuery("recurrence_id", f"the series has no occurrences from {key} on")
-        new = _patched(tail, body, calendar.time_zone, whole=True)
+        new = _patched(tail, body, calendar.time_zone, whole=True, budget=self.budget)
         moved = await self._overrides_from(master, key)
         if _keys_change(tail, new):
             if "exdates" not in body.model_fields_set:
@@ -546,7 +554,7 @@ class CalendarService:
         else:
             for override in moved:
                 override.uid = new.uid
-        row = new_row(master.calendar_id, new, limit=self.limit)
+        row = new_row(master.calendar_id, new, budget=self.budget)
         self.db.add(row)
         await self.db.flush()
         log.info("calendar_series_split", event_id=str(master.id), at=key, new_event_id=str(row.id))
@@ -563,14 +571,17 @@ class CalendarService:
         rest: str | None = None
         before = old.rrule
         if old.rrule:
-            before, rest = split_rule(series, key)
+            try:
+                before, rest = split_rule(series, key, budget=self.budget)
+            except RecurrenceError as exc:
+                raise _invalid(exc) from None
         head = old.with_changes(
             rrule=before,
             rdates=tuple(k for k in old.rdates if k < key),
             exdates=tuple(k for k in old.exdates if k < key),
             sequence=old.sequence + 1,
         )
-        fill(master, head, limit=self.limit)
+        fill(master, head, budget=self.budget)
         later_rdates = tuple(k for k in old.rdates if k > key)
         if rest is None and not later_rdates and key not in old.rdates:
             return None
@@ -623,7 +634,7 @@ class CalendarService:
             fill(
                 master,
                 old.with_changes(exdates=tuple(sorted({*old.exdates, key})), sequence=old.sequence + 1),
-                limit=self.limit,
+                budget=self.budget,
             )
             await self.db.execute(
                 delete(Event).where(
@@ -807,10 +818,12 @@ class CalendarService:
             await self.db.refresh(job)
             return job
         try:
-            parsed = imports.parse(data, calendar, self.settings)
+            # Parsing and checking rules is CPU work, bounded by the import's budget: off the event loop.
+            parsed = await asyncio.to_thread(imports.parse, data, calendar, self.settings)
         except ics.IcsError as exc:
             raise ImportFailed(str(exc)) from None
-        applied = await imports.apply(self.db, calendar, parsed.events, limit=self.limit)
+        applied = await imports.apply(self.db, calendar, parsed.events, budget=self.budget)
+        await quota.check_room(self.db, calendar, self.settings)
         job.status = ImportStatus.SUCCEEDED
         job.total = job.processed = applied.total
         job.created, job.updated = applied.created, applied.updated

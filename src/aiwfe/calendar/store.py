@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.models import Calendar, Event
-from aiwfe.calendar.recurrence import span
+from aiwfe.calendar.recurrence import Budget, stored_span
 from aiwfe.core.crypto import new_token
 
 
@@ -32,8 +32,10 @@ def draft_of(row: Event) -> EventDraft:
     )
 
 
-def fill(row: Event, draft: EventDraft, *, limit: int) -> Event:
-    """Copy ``draft`` into ``row``; every write gets a fresh ETag."""
+def fill(row: Event, draft: EventDraft, *, budget: int | Budget) -> Event:
+    """Copy ``draft`` into ``row``; every write gets a fresh ETag. Finding the span of its rule may
+    spend ``budget`` rule iterations (free when the draft was just checked with the same budget); a
+    draft must have been checked (``draft.checked``), which refuses rules beyond the budget."""
     row.uid = draft.uid
     row.recurrence_id = draft.recurrence_id
     row.summary = draft.summary
@@ -49,13 +51,13 @@ def fill(row: Event, draft: EventDraft, *, limit: int) -> Event:
     row.status = draft.status
     row.transparency = draft.transparency
     row.sequence = draft.sequence
-    row.span_start, row.span_end = span(draft.series, limit=limit)
+    row.span_start, row.span_end = stored_span(draft.series, budget=budget)
     row.etag = new_token(12)
     return row
 
 
-def new_row(calendar_id: uuid.UUID, draft: EventDraft, *, limit: int) -> Event:
-    return fill(Event(id=uuid.uuid4(), calendar_id=calendar_id), draft, limit=limit)
+def new_row(calendar_id: uuid.UUID, draft: EventDraft, *, budget: int | Budget) -> Event:
+    return fill(Event(id=uuid.uuid4(), calendar_id=calendar_id), draft, budget=budget)
 
 
 async def bump_version(db: AsyncSession, calendar: Calendar) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from aiwfe.core.logging import get_logger
+from aiwfe.core.logging import get_logger, redact_path
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://aiwfe.dev/problems/"
@@ -161,7 +161,7 @@ def internal_error(path: str) -> JSONResponse:
 
 async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
     """PostgreSQL or Redis unreachable mid-request: a 503 the client may retry, not a 500."""
-    log.warning("dependency_unavailable", path=request.url.path, error_type=type(exc).__name__)
+    log.warning("dependency_unavailable", path=redact_path(request.url.path), error_type=type(exc).__name__)
     return problem(
         503,
         "dependency-unavailable",

@@ -7,6 +7,7 @@ the current request or task (``structlog.contextvars``), so one id follows a req
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -14,6 +15,14 @@ import structlog
 from opentelemetry import trace
 
 _configured = False
+# Paths that carry a secret: the calendar feed's token is the whole credential of its URL.
+_SECRET_PATH = re.compile(r"(/feeds/)[^/]+?(\.ics)?$")
+REDACTED = "[redacted]"
+
+
+def redact_path(path: str) -> str:
+    """``path`` fit for a log line: secret segments replaced."""
+    return _SECRET_PATH.sub(rf"\g<1>{REDACTED}\g<2>", path)
 
 
 def _add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:

@@ -56,7 +56,16 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8001, ge=1, le=65535)
-    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="the proxy's own addresses/CIDRs, comma separated; X-Forwarded-For is read right to left "
+        "and the first hop not listed is the client. Never '*': the client writes the left-most entry",
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body the API reads (ICS uploads: calendar_import_max_bytes)",
+    )
     graceful_shutdown_seconds: int = Field(default=20, ge=0)
 
     db_pool_size: int = Field(default=10, ge=1)
@@ -136,6 +145,20 @@ class Settings(BaseSettings):
     # --- calendar
     calendar_max_instances: int = Field(
         default=5000, ge=1, description="most instances one recurring series may expand to in one query"
+    )
+    calendar_recurrence_budget: int = Field(
+        default=10_000,
+        ge=100,
+        description="rule iterations checking or storing one recurring series may spend (about 1-2 us each)",
+    )
+    calendar_import_recurrence_budget: int = Field(
+        default=2_000_000, ge=1000, description="rule iterations one whole import or sync may spend"
+    )
+    calendar_max_events_per_calendar: int = Field(
+        default=25_000, ge=1, description="events (series masters and overrides) one calendar may hold"
+    )
+    calendar_max_events_per_user: int = Field(
+        default=100_000, ge=1, description="events all of one user's calendars may hold together"
     )
     calendar_max_range_days: int = Field(default=400, ge=1, description="longest range a query may ask for")
     calendar_page_size_max: int = Field(default=2500, ge=1)

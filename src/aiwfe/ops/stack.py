@@ -68,6 +68,11 @@ class StackSettings(BaseSettings):
     # HSTS on "localhost" would make browsers force https onto the http port too; 0 keeps both usable.
     hsts_max_age: int = Field(default=0, ge=0)
     webui_root: Path | None = None
+    caddy_max_body: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="bytes: Caddy's limit on declared request bodies (not ICS uploads)",
+    )
     log_level: str = "INFO"
     extra_app_env: dict[str, str] = Field(
         default_factory=dict,
@@ -248,6 +253,7 @@ class Stack:
             "AIWFE_API_UPSTREAMS": " ".join(f"127.0.0.1:{port}" for port in s.api_ports),
             "AIWFE_WEBUI_ROOT": str(webui),
             "AIWFE_HSTS": f"max-age={s.hsts_max_age}",
+            "AIWFE_CADDY_MAX_BODY": str(s.caddy_max_body),
             "XDG_DATA_HOME": str(self.paths.caddy),
             "XDG_CONFIG_HOME": str(self.paths.caddy / "config"),
         }

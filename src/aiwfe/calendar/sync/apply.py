@@ -52,7 +52,7 @@ def same(rows: Iterable[Event], drafts: Iterable[EventDraft]) -> bool:
 
 
 async def put_series(
-    db: AsyncSession, calendar_id: uuid.UUID, drafts: list[EventDraft], rows: list[Event], *, limit: int
+    db: AsyncSession, calendar_id: uuid.UUID, drafts: list[EventDraft], rows: list[Event], *, budget: int
 ) -> tuple[list[Event], bool]:
     """Make the series' rows match ``drafts`` (one UID); returns the rows and whether anything changed."""
     if same(rows, drafts):
@@ -62,10 +62,10 @@ async def put_series(
     for draft in sorted(drafts, key=_order):
         row = by_key.pop(draft.recurrence_id, None)
         if row is None:
-            row = new_row(calendar_id, draft, limit=limit)
+            row = new_row(calendar_id, draft, budget=budget)
             db.add(row)
         elif draft_of(row) != draft:
-            fill(row, draft, limit=limit)
+            fill(row, draft, budget=budget)
         kept.append(row)
     for row in by_key.values():
         await db.delete(row)
@@ -78,7 +78,7 @@ async def drop_series(db: AsyncSession, calendar_id: uuid.UUID, uid: str) -> boo
     return bool(getattr(result, "rowcount", 0))
 
 
-async def mirror(db: AsyncSession, calendar_id: uuid.UUID, drafts: list[EventDraft], *, limit: int) -> bool:
+async def mirror(db: AsyncSession, calendar_id: uuid.UUID, drafts: list[EventDraft], *, budget: int) -> bool:
     """Make the whole calendar hold exactly ``drafts`` (an ICS file, a full listing); True if it changed."""
     wanted = group(drafts)
     existing = await series_rows(db, calendar_id)
@@ -86,6 +86,6 @@ async def mirror(db: AsyncSession, calendar_id: uuid.UUID, drafts: list[EventDra
     for uid in existing.keys() - wanted.keys():
         changed = await drop_series(db, calendar_id, uid) or changed
     for uid, members in wanted.items():
-        _, differs = await put_series(db, calendar_id, members, existing.get(uid, []), limit=limit)
+        _, differs = await put_series(db, calendar_id, members, existing.get(uid, []), budget=budget)
         changed = changed or differs
     return changed

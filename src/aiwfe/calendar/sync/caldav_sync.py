@@ -254,7 +254,7 @@ async def _apply(ctx: SyncContext, items: dict[str, SyncItem], pulled: Pulled) -
             drafts = ics.parse(
                 data.encode(),
                 default_tz=ctx.calendar.time_zone,
-                max_events=ctx.settings.calendar_import_max_events,
+                **ctx.ics_limits,
             ).events
         except ics.IcsError as exc:
             raise SyncFailed(f"{href} on {host_label(href)} is not a usable event: {exc}") from None
@@ -277,7 +277,7 @@ async def _apply(ctx: SyncContext, items: dict[str, SyncItem], pulled: Pulled) -
             existing.pop(item.uid, None)
             item.uid = uid
         rows, differs = await put_series(
-            ctx.db, ctx.calendar.id, drafts, existing.get(uid, []), limit=ctx.limit
+            ctx.db, ctx.calendar.id, drafts, existing.get(uid, []), budget=ctx.budget
         )
         existing[uid] = rows
         changed = changed or differs

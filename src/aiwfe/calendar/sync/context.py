@@ -23,5 +23,15 @@ class SyncContext:
     access_token: str | None = None  # Google: fetched before the run's transaction
 
     @property
-    def limit(self) -> int:
-        return self.settings.calendar_max_instances
+    def ics_limits(self) -> dict[str, int]:
+        """The limits every source's data is read with: the same as an upload's."""
+        return {
+            "max_events": self.settings.calendar_import_max_events,
+            "budget": self.settings.calendar_recurrence_budget,
+            "total_budget": self.settings.calendar_import_recurrence_budget,
+        }
+
+    @property
+    def budget(self) -> int:
+        """Rule iterations storing one series may spend."""
+        return self.settings.calendar_recurrence_budget

@@ -13,6 +13,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiwfe.calendar import quota
+from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarSource, SyncStatus
 from aiwfe.calendar.store import bump_version
 from aiwfe.calendar.sync import caldav_sync, google, ics_url
@@ -75,6 +77,10 @@ async def run(
             changed = await ENGINES[kind](ctx)
             if changed:
                 await bump_version(db, calendar)
+                try:
+                    await quota.check_room(db, calendar, settings)
+                except TooManyEvents as exc:
+                    raise SyncFailed(exc.detail) from None  # rolled back: the calendar keeps its events
             calendar.sync_status = SyncStatus.OK
             calendar.sync_error = None
             calendar.last_synced_at = datetime.now(UTC)

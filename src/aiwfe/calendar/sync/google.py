@@ -174,7 +174,7 @@ def to_drafts(ctx: SyncContext, items: list[dict[str, Any]]) -> list[EventDraft]
         return ics.parse(
             data.encode(),
             default_tz=ctx.calendar.time_zone,
-            max_events=ctx.settings.calendar_import_max_events,
+            **ctx.ics_limits,
         ).events
     except ics.IcsError as exc:
         raise SyncFailed(f"a Google event cannot be used: {exc}") from None
@@ -188,7 +188,7 @@ def _occurrence_key(original: Any) -> str:
 async def _full(ctx: SyncContext, items: list[dict[str, Any]]) -> bool:
     live = [item for item in items if item.get("status") != "cancelled"]
     drafts = to_drafts(ctx, live)
-    changed = await mirror(ctx.db, ctx.calendar.id, drafts, limit=ctx.limit)
+    changed = await mirror(ctx.db, ctx.calendar.id, drafts, budget=ctx.budget)
     await ctx.db.execute(delete(SyncItem).where(SyncItem.calendar_id == ctx.calendar.id))
     for item, draft in zip(live, drafts, strict=True):
         ctx.db.add(
@@ -228,7 +228,7 @@ async def _incremental(ctx: SyncContext, items: list[dict[str, Any]]) -> bool:
         # Google sends a changed occurrence or master alone: replace that one row, keep the rest.
         rows = (await series_rows(ctx.db, ctx.calendar.id, [draft.uid])).get(draft.uid, [])
         mine = [row for row in rows if row.recurrence_id == draft.recurrence_id]
-        _, differs = await put_series(ctx.db, ctx.calendar.id, [draft], mine, limit=ctx.limit)
+        _, differs = await put_series(ctx.db, ctx.calendar.id, [draft], mine, budget=ctx.budget)
         changed = changed or differs
         google_id = str(item["id"])
         if google_id not in known:
@@ -248,7 +248,7 @@ async def _cancel_occurrence(ctx: SyncContext, uid: str, key: str) -> bool:
             changed = True
         elif row.recurrence_id is None and key not in row.exdates:
             old = draft_of(row)
-            fill(row, old.with_changes(exdates=tuple(sorted({*old.exdates, key}))), limit=ctx.limit)
+            fill(row, old.with_changes(exdates=tuple(sorted({*old.exdates, key}))), budget=ctx.budget)
             changed = True
     await ctx.db.flush()
     return changed

@@ -74,10 +74,10 @@ async def sync(ctx: SyncContext) -> bool:
             ics.parse,
             fetched.body,
             default_tz=ctx.calendar.time_zone,
-            max_events=ctx.settings.calendar_import_max_events,
+            **ctx.ics_limits,
         )
     except ics.IcsError as exc:
         raise SyncFailed(f"the file at {host_label(url)} is not a usable calendar: {exc}") from None
-    changed = await mirror(ctx.db, ctx.calendar.id, parsed.events, limit=ctx.limit)
+    changed = await mirror(ctx.db, ctx.calendar.id, parsed.events, budget=ctx.budget)
     source.ctag = digest
     return changed
