@@ -26,7 +26,7 @@ CAPS = {"calendar_max_events_per_calendar": 3, "calendar_max_events_per_user": 4
 
 @pytest.fixture
 def capped_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={**CAPS, "calendar_sync_allow_private_hosts": True})
+    return settings.model_copy(update={**CAPS, "outbound_allow_networks": "127.0.0.1/32"})
 
 
 @pytest.fixture
