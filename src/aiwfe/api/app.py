@@ -13,6 +13,7 @@ from aiwfe.api import health
 from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
 from aiwfe.auth.service import AuthDeps
+from aiwfe.auth.sessions import STORE_INFO_KEY
 from aiwfe.calendar import routes as calendar_routes
 from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.core.db import create_engine, create_sessionmaker
@@ -63,7 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = create_engine(settings)
-        app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.redis = create_redis(settings)
         app.state.celery = create_celery(settings)
 
@@ -76,6 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
 
         app.state.auth = AuthDeps.build(settings, app.state.redis, send_email)
+        # Each session tells the session store which users it changed, for the principal cache.
+        app.state.sessionmaker = create_sessionmaker(
+            app.state.engine, info={STORE_INFO_KEY: app.state.auth.sessions}
+        )
         app.state.oauth = OAuthDeps.build(settings, app.state.redis, clock=app.state.auth.clock)
         DB_POOL.watch(app.state.engine)
         log.info("api_started", version=__version__, env=settings.env.value)
