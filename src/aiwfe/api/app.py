@@ -19,7 +19,7 @@ from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
-from aiwfe.core.metrics import DB_POOL
+from aiwfe.core.metrics import DB_POOL, sample_event_loop_lag
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.tracing import configure_tracing
@@ -82,10 +82,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.oauth = OAuthDeps.build(settings, app.state.redis, clock=app.state.auth.clock)
         DB_POOL.watch(app.state.engine)
+
+        def stalled(lag: float) -> None:
+            # Find the culprit: the requests logged just before this line, with their trace ids.
+            log.warning("event_loop_stalled", lag_ms=round(lag * 1000, 1))
+
+        lag_sampler = asyncio.create_task(sample_event_loop_lag(on_stall=stalled), name="event-loop-lag")
         log.info("api_started", version=__version__, env=settings.env.value)
         try:
             yield
         finally:
+            lag_sampler.cancel()
             await app.state.oauth.aclose()
             await app.state.redis.aclose()
             await app.state.engine.dispose()
