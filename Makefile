@@ -52,7 +52,8 @@ scan: $(VENV)/.synced  ## security scanners that work offline (bandit, detect-se
 
 test: lint pytest scan  ## everything CI runs: lint, type-check, tests, security scans
 
-bench: $(VENV)/.synced  ## benchmarks (each prints its figures)
+bench: $(VENV)/.synced  ## benchmarks (each prints its figures; needs wrk)
+	$(PY) bench/api.py
 	$(PY) bench/startup.py
 	$(PY) bench/auth.py
 	$(PY) bench/calendar

@@ -1,9 +1,13 @@
-"""Sign-in throughput with the configured argon2id parameters, and the cost of a session lookup.
+"""Sign-in throughput with the configured argon2id parameters, what other parameters cost, and the cost of
+a session lookup.
 
 Starts real PostgreSQL and Redis in a temp folder, runs the API in-process over ASGI, and prints
-logins per second and p50/p95 latency of an authenticated vs an unauthenticated request.
+logins per second and p50/p95 latency of an authenticated vs an unauthenticated request. Then it measures
+the CPU time of one argon2id verify for the default (OWASP: m=19 MiB, t=2, p=1) and stronger choices, and
+prints what each allows in sign-ins per second per core (CPU time, so other load on the machine hardly
+moves it; p>1 spreads one verify over p threads but costs the same CPU in all).
 
-    .venv/bin/python bench/auth.py [--logins N] [--requests N]
+    .venv/bin/python bench/auth.py [--logins N] [--requests N] [--verifies N]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import statistics
 import time
 
+from argon2 import PasswordHasher
 from httpx import ASGITransport, AsyncClient
 
 from aiwfe.api.app import create_app
@@ -68,12 +73,39 @@ async def _measure(settings: Settings, logins: int, requests: int) -> None:
     print(f"added by authentication, p50: {_pct(authed, 50) - _pct(anon, 50):.2f} ms")
 
 
+# (memory KiB, time cost, parallelism, what it is)
+CHOICES = (
+    (19456, 2, 1, "OWASP (the default)"),
+    (7168, 5, 1, "Keycloak's default"),
+    (47104, 1, 1, "OWASP, memory-heavy variant"),
+    (65536, 3, 2, "aiwfe's former default"),
+    (65536, 3, 4, "RFC 9106 second choice, 64 MiB"),
+)
+
+
+def argon2_costs(verifies: int) -> None:
+    """CPU ms of one verify (all threads of the process), and the sign-ins per second per core it allows."""
+    password = PASSWORD
+    print(f"{'argon2id parameters':<50}{'CPU ms / verify':>16}{'sign-ins/s per core':>21}")
+    for memory, t, p, name in CHOICES:
+        hasher = PasswordHasher(time_cost=t, memory_cost=memory, parallelism=p)
+        stored = hasher.hash(password)
+        hasher.verify(stored, password)  # warm up the allocator
+        started = time.process_time()
+        for _ in range(verifies):
+            hasher.verify(stored, password)
+        cpu_ms = (time.process_time() - started) * 1000 / verifies
+        label = f"m={memory // 1024} MiB t={t} p={p} ({name})"
+        print(f"{label:<50}{cpu_ms:>16.1f}{1000 / cpu_ms:>21.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--logins", type=int, default=20)
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--verifies", type=int, default=10, help="per argon2id choice")
     args = parser.parse_args()
 
     with scratch_servers("aiwfe-bench-auth-") as servers:
@@ -85,7 +117,12 @@ def main() -> None:
             register_rate_per_ip="100000/minute",
         )
         asyncio.run(_measure(settings, args.logins, args.requests))
-    print(f"rerun: .venv/bin/python bench/auth.py --logins {args.logins} --requests {args.requests}")
+    print()
+    argon2_costs(args.verifies)
+    print(
+        f"rerun: .venv/bin/python bench/auth.py --logins {args.logins} --requests {args.requests}"
+        f" --verifies {args.verifies}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The floor of a Python ASGI stack: a raw ASGI app that answers every GET with a small JSON list.
 
-``bench/calendar.py`` runs it in its own uvicorn process (``uvicorn bare_app:app --app-dir bench``) and
-measures it with the same client as the API, so the API's figures can be read against it.
+``bench/api.py`` and ``bench/calendar`` run it in its own uvicorn process (``uvicorn bare_app:app --app-dir
+bench``) and measure it with ``wrk``, so the API's figures can be read against it.
 """
 
 from __future__ import annotations

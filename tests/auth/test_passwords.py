@@ -57,3 +57,45 @@ async def test_changed_parameters_mark_old_hashes_for_rehash() -> None:
     stored = await old.hash("violet anchors sing at dusk")
     assert new.needs_rehash(stored)
     assert not old.needs_rehash(stored)
+
+
+def test_the_defaults_are_owasps_argon2id_recommendation() -> None:
+    defaults = Settings()
+    chosen = (defaults.argon2_memory_kib, defaults.argon2_time_cost, defaults.argon2_parallelism)
+    assert chosen == (19456, 2, 1)
+
+
+async def test_a_hash_with_older_parameters_is_replaced_at_the_next_sign_in(settings: Settings) -> None:
+    """An account hashed with the former defaults signs in and leaves with a hash of today's parameters."""
+    from httpx import ASGITransport, AsyncClient
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from aiwfe.api.app import create_app
+
+    today = settings.model_copy(update={"argon2_time_cost": 2, "argon2_memory_kib": 19456})
+    before = Hasher(settings.model_copy(update={"argon2_time_cost": 3, "argon2_memory_kib": 65536}))
+    password = "violet anchors sing at dusk"
+    app = create_app(today)
+    engine = create_async_engine(settings.database_url.get_secret_value())
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http,
+        ):
+            email = "rehash@example.com"
+            assert (
+                await http.post("/api/v1/auth/register", json={"email": email, "password": password})
+            ).status_code == 201
+            old_hash = await before.hash(password)
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE users SET password_hash = :h"), {"h": old_hash})
+            login = {"email": email, "password": password, "mode": "token"}
+            assert (await http.post("/api/v1/auth/login", json=login)).status_code == 200
+            async with engine.connect() as conn:
+                stored = (await conn.execute(text("SELECT password_hash FROM users"))).scalar_one()
+            assert stored != old_hash
+            assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=")
+            assert (await http.post("/api/v1/auth/login", json=login)).status_code == 200
+    finally:
+        await engine.dispose()

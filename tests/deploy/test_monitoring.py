@@ -32,7 +32,11 @@ PROCEDURES = {"restore"}
 
 # Metrics the application exposes (src/aiwfe/core/metrics.py, src/aiwfe/worker/metrics.py) or will
 # expose (backups, reminders). A rule or panel naming any other aiwfe_* metric would never have data.
-HISTOGRAMS = ("aiwfe_http_request_duration_seconds", "aiwfe_celery_task_duration_seconds")
+HISTOGRAMS = (
+    "aiwfe_http_request_duration_seconds",
+    "aiwfe_celery_task_duration_seconds",
+    "aiwfe_event_loop_lag_seconds",
+)
 APP_METRICS = {
     "aiwfe_http_requests_total",
     "aiwfe_http_requests_in_flight",

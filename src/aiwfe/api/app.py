@@ -14,12 +14,13 @@ from aiwfe.api.body_limit import BodyLimitMiddleware
 from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
 from aiwfe.auth.service import AuthDeps
+from aiwfe.auth.sessions import STORE_INFO_KEY
 from aiwfe.calendar import routes as calendar_routes
 from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
-from aiwfe.core.metrics import DB_POOL
+from aiwfe.core.metrics import DB_POOL, sample_event_loop_lag
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.core.tracing import configure_tracing
@@ -64,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = create_engine(settings)
-        app.state.sessionmaker = create_sessionmaker(app.state.engine)
         app.state.redis = create_redis(settings)
         app.state.celery = create_celery(settings)
 
@@ -77,12 +77,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
 
         app.state.auth = AuthDeps.build(settings, app.state.redis, send_email)
+        # Each session tells the session store which users it changed, for the principal cache.
+        app.state.sessionmaker = create_sessionmaker(
+            app.state.engine, info={STORE_INFO_KEY: app.state.auth.sessions}
+        )
         app.state.oauth = OAuthDeps.build(settings, app.state.redis, clock=app.state.auth.clock)
         DB_POOL.watch(app.state.engine)
+
+        def stalled(lag: float) -> None:
+            # Find the culprit: the requests logged just before this line, with their trace ids.
+            log.warning("event_loop_stalled", lag_ms=round(lag * 1000, 1))
+
+        lag_sampler = asyncio.create_task(sample_event_loop_lag(on_stall=stalled), name="event-loop-lag")
         log.info("api_started", version=__version__, env=settings.env.value)
         try:
             yield
         finally:
+            lag_sampler.cancel()
             await app.state.oauth.aclose()
             await app.state.redis.aclose()
             await app.state.engine.dispose()

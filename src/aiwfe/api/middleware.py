@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -11,12 +12,22 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aiwfe import __version__
 from aiwfe.core import tracing
 from aiwfe.core.errors import internal_error
 from aiwfe.core.logging import get_logger, redact_path
 from aiwfe.core.metrics import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID_RAW = REQUEST_ID_HEADER.encode()
+# The only request headers this middleware reads: W3C trace context (traceparent, tracestate, baggage).
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+HEALTH_PATH = "/health"
+_HEALTH_BODY = json.dumps({"status": "ok", "version": __version__}).encode()
+_HEALTH_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_HEALTH_BODY)).encode()),
+]
 # Accept a caller's request id only when it is short and plain, so it is safe to log and echo.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED_ROUTE = "<unmatched>"
@@ -37,26 +48,53 @@ def _route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Binds request_id and trace_id for the request's logs, echoes ``X-Request-ID``, records RED metrics."""
+    """Binds request_id and trace_id for the request's logs, echoes ``X-Request-ID``, records RED metrics.
+
+    ``GET /health`` is answered here, before routing, tracing and the access log: a liveness probe must cost
+    next to nothing and answer even when the rest of the stack is busy. It is still counted in the metrics.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.tracer = tracing.tracer("aiwfe.api")
+        self._health_requests = HTTP_REQUESTS.labels("GET", HEALTH_PATH, "200")
+        self._health_latency = HTTP_LATENCY.labels("GET", HEALTH_PATH)
+
+    async def _health(self, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        offered = next((v.decode("latin-1") for k, v in scope["headers"] if k == _REQUEST_ID_RAW), "")
+        request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
+        headers = [*_HEALTH_HEADERS, (b"x-request-id", request_id.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": _HEALTH_BODY})
+        self._health_requests.inc()
+        self._health_latency.observe(time.perf_counter() - started)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"] == HEALTH_PATH and scope["method"] == "GET":
+            await self._health(scope, send)
+            return
 
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        offered = headers.get(REQUEST_ID_HEADER, "")
+        # Decode only the few headers read here, not every header of every request.
+        headers: dict[str, str] = {}
+        offered = ""
+        for key, value in scope["headers"]:
+            if key == _REQUEST_ID_RAW:
+                offered = value.decode("latin-1")
+            elif key in _TRACE_HEADERS:
+                headers[key.decode("latin-1")] = value.decode("latin-1")
         request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
         method = scope["method"]
         status_code = 500
         started = time.perf_counter()
 
         with self.tracer.start_as_current_span(
-            f"{method} {scope['path']}", context=tracing.extract(headers), kind=SpanKind.SERVER
+            f"{method} {scope['path']}",
+            context=tracing.extract(headers) if headers else None,
+            kind=SpanKind.SERVER,
         ) as span:
             trace_id = format(span.get_span_context().trace_id, "032x")
             structlog.contextvars.clear_contextvars()

@@ -82,7 +82,7 @@ async def optional_principal(
                 raise AuthenticationRequired("the access token is invalid, expired or revoked")
             user, token = found
             return Principal(user=user, access_token=token, scopes=set(token.scopes))
-        signed = await service.authenticate_session(credential)
+        signed = await _signed_in(request, service, credential)
         if signed is None:
             raise AuthenticationRequired("the session is invalid or expired; sign in again")
         return Principal(
@@ -91,7 +91,7 @@ async def optional_principal(
     cookie = request.cookies.get(settings.session_cookie_name)
     if not cookie:
         return None
-    signed = await service.authenticate_session(cookie)
+    signed = await _signed_in(request, service, cookie)
     if signed is None:
         return None
     if request.method not in SAFE_METHODS:
@@ -103,6 +103,25 @@ async def optional_principal(
         via_cookie=True,
         scopes=_all_scopes(signed[0]),
     )
+
+
+async def _signed_in(request: Request, service: AuthService, token: str) -> tuple[User, SessionRecord] | None:
+    """The session's user: for a read, its snapshot when current (no database query); for a write, the
+    user loaded into the request's database session, so what the handler changes is saved."""
+    store = service.deps.sessions
+    cached = await store.get_cached(token)
+    if cached is None:
+        return None
+    record = cached.record
+    if cached.user is not None and request.method in SAFE_METHODS:
+        return cached.user, record
+    user = await service.user_by_id(record.user_id)
+    if user is None or not user.is_active:
+        await store.revoke_all(record.user_id)
+        return None
+    if cached.user is None:
+        await store.remember_user(record, user, cached.generation)
+    return user, record
 
 
 def _all_scopes(user: User) -> set[str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext import asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
@@ -26,16 +29,46 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# A connection back in the pool more recently than this is used without a ping: under load every checkout
+# would otherwise cost a round trip. After a PostgreSQL restart the first statement on such a connection
+# fails, and SQLAlchemy then drops every connection of the pool older than the failure.
+PING_IF_IDLE_SECONDS = 10.0
+_CHECKED_IN_AT = "aiwfe_checked_in_at"
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """Pre-ping only connections that sat idle: a dead one is replaced before the request sees it."""
+    pool = engine.sync_engine.pool
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < PING_IF_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception:  # whatever the driver raises, this connection is not usable
+            alive = False
+        if not alive:
+            raise DisconnectionError("the connection was closed while idle")  # the pool tries a new one
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine with a bounded pool, pre-ping (survives a PostgreSQL restart) and a statement timeout."""
+    """An engine with a bounded pool, a ping for idle connections (survives a PostgreSQL restart) and a
+    statement timeout."""
     # Called through the module, so OpenTelemetry's SQLAlchemy instrumentation (which wraps the
     # module attribute) traces every engine made after tracing is configured.
-    return sa_asyncio.create_async_engine(
+    engine = sa_asyncio.create_async_engine(
         settings.database_url.get_secret_value(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={
             "timeout": settings.db_pool_timeout_seconds,
@@ -45,10 +78,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
             },
         },
     )
+    _ping_idle_connections(engine)
+    return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(
+    engine: AsyncEngine, info: dict[str, object] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """``info`` lands in every session's ``Session.info`` (the API puts its session store there)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -30,6 +30,49 @@ from aiwfe.ops.validate_drills import RECOVERY_LIMIT_S, failover_drills
 
 STEPS = ("health", "load", "failover", "restore", "schema", "snapshots", "scan")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Accounts the run signs up besides the load test's users: one per failover drill, one for schemathesis.
+OTHER_SIGN_UPS = {"failover": 4, "schema": 1}
+LOAD_TEST_LIMITS = (
+    'export AIWFE_STACK_EXTRA_APP_ENV=\'{"AIWFE_REGISTER_RATE_PER_IP": "100000/minute", '
+    '"AIWFE_LOGIN_RATE_PER_IP": "100000/minute", "AIWFE_LOGIN_RATE_PER_ACCOUNT": "100000/minute"}\' '
+    "&& make down && make up"
+)
+START_FOR_VALIDATION = f"start the stack with the load-test limits of docs/validation.md ({LOAD_TEST_LIMITS})"
+
+
+def rate_limit_problem(stack: Stack, options: Options, steps: list[str]) -> str | None:
+    """One sentence when the running stack's per-IP sign-up or sign-in limit cannot serve this run.
+
+    Every account of the run signs up and signs in from this machine's one IP; with a plain `make up`
+    (10 sign-ups per hour) the run would die half-way with a 429.
+    """
+    from limits import parse
+
+    from aiwfe.core.settings import Settings
+
+    needed = (options.users if "load" in steps else 0) + sum(OTHER_SIGN_UPS.get(s, 0) for s in steps)
+    if not needed:
+        return None
+    running = dict(line.split("=", 1) for line in _read(stack.paths.env_file).splitlines() if "=" in line)
+    defaults = Settings.model_fields
+    for name, field_name in (
+        ("AIWFE_REGISTER_RATE_PER_IP", "register_rate_per_ip"),
+        ("AIWFE_LOGIN_RATE_PER_IP", "login_rate_per_ip"),
+    ):
+        value = running.get(name) or str(defaults[field_name].default)
+        if parse(value).amount < needed:
+            return (
+                f"The stack allows {value} per IP ({name}) and this run signs up and in {needed} accounts"
+                f" from this machine: {START_FOR_VALIDATION}."
+            )
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 @dataclass
@@ -398,6 +441,11 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
     if stack is not None and not stack.settings.monitoring and stack.runs_monitoring():
         # `make up MONITORING=1` then a plain `make validate`: follow the running stack.
         stack = Stack(stack.settings.model_copy(update={"monitoring": True}))
+    if stack is not None:
+        # Before anything runs: a run that would die half-way on a 429 stops here, in one sentence.
+        problem = rate_limit_problem(stack, options, planned_steps(options, True))
+        if problem:
+            raise RuntimeError(problem)
     folder = options.out / f"validation-{started:%Y%m%dT%H%M%SZ}"
     folder.mkdir(parents=True, exist_ok=True)
     report = Report(started.isoformat(), options.command, base_url, str(folder))
@@ -443,7 +491,14 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
 
     if "failover" in steps and stack is not None:
         progress("failover drills: kill -9 api-1 and the worker, restart redis and postgres")
-        drills = failover_drills(stack, base_url, verify)
+        try:
+            drills = failover_drills(stack, base_url, verify)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 429:
+                raise
+            raise RuntimeError(
+                f"The stack refused a sign-up with 429 (its per-IP limit is used up): {START_FOR_VALIDATION}."
+            ) from None
         report.steps["failover"] = drills
         _target_drills(report, drills)
 

@@ -1,0 +1,139 @@
+"""The user cached beside the session: one Redis round trip per read, never stale after a change, never
+another user's."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import update
+from tests.auth.conftest import PASSWORD, Api, bearer, login_token, make_admin, register
+
+from aiwfe.api.app import create_app
+from aiwfe.auth.models import Role, User
+from aiwfe.auth.sessions import KEY, PRINCIPAL_FIELD
+from aiwfe.core.crypto import token_hash
+from aiwfe.core.settings import Settings
+
+
+async def _me(api: Api, token: str) -> dict[str, object]:
+    response = await api.http.get("/api/v1/me", headers=bearer(token))
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def _signed_in_and_cached(api: Api, email: str) -> tuple[str, str]:
+    """Register and sign in ``email``; read /me once so the snapshot is stored. Returns (user id, token)."""
+    user = await register(api.http, email)
+    token = await login_token(api.http, email)
+    await _me(api, token)
+    stored = await api.app.state.redis.hget(KEY + token_hash(token), PRINCIPAL_FIELD)
+    assert stored is not None, "a read stores the user's snapshot beside the session"
+    return str(user["id"]), token
+
+
+async def _change_user(api: Api, user_id: str, **values: object) -> None:
+    """Change the user through the ORM in one of the app's own sessions, as a service would."""
+    async with api.app.state.sessionmaker() as db:
+        user = await db.get(User, uuid.UUID(user_id))
+        assert user is not None
+        for name, value in values.items():
+            setattr(user, name, value)
+        await db.commit()
+
+
+async def test_a_profile_change_is_seen_by_the_next_read(api: Api) -> None:
+    _, token = await _signed_in_and_cached(api, "p1@example.com")
+    patched = await api.http.patch("/api/v1/me", json={"display_name": "New Name"}, headers=bearer(token))
+    assert patched.status_code == 200
+    assert (await _me(api, token))["display_name"] == "New Name"
+
+
+async def test_a_role_change_is_seen_by_the_next_read(api: Api) -> None:
+    user_id, token = await _signed_in_and_cached(api, "p2@example.com")
+    assert (await _me(api, token))["role"] == "user"
+    await _change_user(api, user_id, role=Role.ADMIN)
+    assert (await _me(api, token))["role"] == "admin"
+    await _change_user(api, user_id, role=Role.USER)
+    assert (await api.http.get("/api/v1/admin/users", headers=bearer(token))).status_code == 403
+
+
+async def test_a_role_change_by_an_admin_ends_the_cached_session(api: Api, settings: Settings) -> None:
+    await register(api.http, "root@example.com")
+    await make_admin(settings, "root@example.com")
+    admin = await login_token(api.http, "root@example.com")
+    user_id, token = await _signed_in_and_cached(api, "p3@example.com")
+    patched = await api.http.patch(
+        f"/api/v1/admin/users/{user_id}", json={"role": "admin"}, headers=bearer(admin)
+    )
+    assert patched.status_code == 200
+    assert (await api.http.get("/api/v1/me", headers=bearer(token))).status_code == 401
+    again = await login_token(api.http, "p3@example.com")
+    assert (await _me(api, again))["role"] == "admin"
+
+
+async def test_deactivation_ends_a_cached_session_at_once(api: Api) -> None:
+    user_id, token = await _signed_in_and_cached(api, "p4@example.com")
+    await _change_user(api, user_id, is_active=False)  # even without the admin route's revocation
+    assert (await api.http.get("/api/v1/me", headers=bearer(token))).status_code == 401
+
+
+async def test_a_bulk_update_of_users_drops_every_snapshot(api: Api) -> None:
+    user_id, token = await _signed_in_and_cached(api, "p5@example.com")
+    async with api.app.state.sessionmaker() as db:
+        await db.execute(update(User).where(User.id == uuid.UUID(user_id)).values(display_name="Bulk"))
+        await db.commit()
+    assert (await _me(api, token))["display_name"] == "Bulk"
+
+
+async def test_a_password_change_replaces_the_cached_session(api: Api) -> None:
+    _, token = await _signed_in_and_cached(api, "p6@example.com")
+    new_password = "another horse battery staple 43"
+    changed = await api.http.post(
+        "/api/v1/me/password",
+        json={"current_password": PASSWORD, "new_password": new_password},
+        headers=bearer(token),
+    )
+    assert changed.status_code == 200, changed.text
+    assert (await api.http.get("/api/v1/me", headers=bearer(token))).status_code == 401
+    replacement = changed.json()["session_token"]
+    assert (await _me(api, replacement))["email"] == "p6@example.com"
+
+
+async def test_a_snapshot_of_another_user_is_never_served(api: Api) -> None:
+    _, mallory = await _signed_in_and_cached(api, "mallory@example.com")
+    _, alice = await _signed_in_and_cached(api, "alice@example.com")
+    redis = api.app.state.redis
+    theirs = await redis.hget(KEY + token_hash(alice), PRINCIPAL_FIELD)
+    await redis.hset(KEY + token_hash(mallory), PRINCIPAL_FIELD, theirs)
+    assert (await _me(api, mallory))["email"] == "mallory@example.com"
+
+
+async def test_a_revoked_session_does_not_come_back_with_its_snapshot(api: Api) -> None:
+    _, token = await _signed_in_and_cached(api, "p7@example.com")
+    assert (await api.http.post("/api/v1/auth/logout", headers=bearer(token))).status_code in (200, 204)
+    assert (await api.http.get("/api/v1/me", headers=bearer(token))).status_code == 401
+    assert not await api.app.state.redis.exists(KEY + token_hash(token))
+
+
+@pytest.fixture
+async def second_replica(settings: Settings) -> AsyncIterator[AsyncClient]:
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http,
+    ):
+        yield http
+
+
+async def test_a_change_on_one_replica_is_seen_by_another(api: Api, second_replica: AsyncClient) -> None:
+    _, token = await _signed_in_and_cached(api, "p8@example.com")
+    before = await second_replica.get("/api/v1/me", headers=bearer(token))
+    assert before.json()["time_zone"] == "UTC"
+    patched = await api.http.patch("/api/v1/me", json={"time_zone": "Europe/Berlin"}, headers=bearer(token))
+    assert patched.status_code == 200
+    after = await second_replica.get("/api/v1/me", headers=bearer(token))
+    assert after.json()["time_zone"] == "Europe/Berlin"
