@@ -116,7 +116,7 @@ class Context:
         if value not in ("0", "1", "infinity"):
             raise BadDavRequest(f"Depth must be 0, 1 or infinity, not {value!r}")
         if value not in allowed:
-            if value == "infinity":
+            if value == "infinity" and self.request.method == "PROPFIND":
                 raise DavPrecondition(403, DAV, "propfind-finite-depth", "Depth: infinity is not supported")
             raise BadDavRequest(f"Depth {value} does not apply to this request")
         return value
@@ -282,7 +282,8 @@ async def report(ctx: Context) -> Response:
         raise DavPrecondition(403, DAV, "supported-report", "reports run on a calendar collection")
     calendar = await ctx.calendar()
     if kind == tag(DAV, "sync-collection"):
-        ctx.depth("0", ("0",))
+        # RFC 6578 defines the report for Depth 0; clients (python caldav) send 1, which means the same.
+        ctx.depth("0", ("0", "1"))
         if ctx.target.kind != "calendar":
             raise DavPrecondition(
                 403, DAV, "supported-report", "sync-collection runs on a calendar collection"

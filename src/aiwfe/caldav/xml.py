@@ -49,7 +49,8 @@ def parse(body: bytes) -> etree._Element:
     except etree.XMLSyntaxError as exc:
         raise BadDavRequest(f"the body is not well-formed XML: {exc.msg}") from None
     info = root.getroottree().docinfo
-    if info.internalDTD is not None or info.system_id or info.public_id:
+    # (lxml-stubs lacks DocInfo.doctype)
+    if info.internalDTD is not None or getattr(info, "doctype", ""):
         raise BadDavRequest("document type declarations are not accepted")
     if _depth(root) > MAX_DEPTH:
         raise BadDavRequest(f"the XML is nested deeper than {MAX_DEPTH} levels")

@@ -20,7 +20,7 @@ down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-MARK = """
+MARK_FUNCTION = """
 CREATE FUNCTION caldav_mark_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -35,19 +35,24 @@ BEGIN
     END IF;
     RETURN NULL;
 END
-$$;
+$$
+"""
+MARK_TRIGGER = """
 CREATE TRIGGER calendar_events_caldav_change AFTER INSERT OR UPDATE OR DELETE ON calendar_events
-    FOR EACH ROW EXECUTE FUNCTION caldav_mark_change();
-
+    FOR EACH ROW EXECUTE FUNCTION caldav_mark_change()
+"""
+LABEL_FUNCTION = """
 CREATE FUNCTION caldav_label_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE caldav_changes SET version = NEW.version
     WHERE calendar_id = NEW.id AND txid = txid_current() AND version <> NEW.version;
     RETURN NULL;
 END
-$$;
+$$
+"""
+LABEL_TRIGGER = """
 CREATE TRIGGER calendars_caldav_version AFTER UPDATE OF version ON calendars
-    FOR EACH ROW WHEN (NEW.version <> OLD.version) EXECUTE FUNCTION caldav_label_changes();
+    FOR EACH ROW WHEN (NEW.version <> OLD.version) EXECUTE FUNCTION caldav_label_changes()
 """
 
 
@@ -59,7 +64,10 @@ def upgrade() -> None:
         sa.Column("version", sa.BigInteger(), nullable=False),
         sa.Column("txid", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["calendar_id"], ["calendars.id"], name=op.f("fk_caldav_changes_calendar_id_calendars"), ondelete="CASCADE"
+            ["calendar_id"],
+            ["calendars.id"],
+            name=op.f("fk_caldav_changes_calendar_id_calendars"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("calendar_id", "uid", name=op.f("pk_caldav_changes")),
     )
@@ -71,12 +79,17 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=300), nullable=False),
         sa.Column("uid", sa.String(length=255), nullable=False),
         sa.ForeignKeyConstraint(
-            ["calendar_id"], ["calendars.id"], name=op.f("fk_caldav_names_calendar_id_calendars"), ondelete="CASCADE"
+            ["calendar_id"],
+            ["calendars.id"],
+            name=op.f("fk_caldav_names_calendar_id_calendars"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("calendar_id", "name", name=op.f("pk_caldav_names")),
         sa.UniqueConstraint("calendar_id", "uid", name=op.f("uq_caldav_names_calendar_id")),
     )
-    op.execute(MARK)
+    # One statement per call: asyncpg prepares each, and a prepared statement holds one command.
+    for statement in (MARK_FUNCTION, MARK_TRIGGER, LABEL_FUNCTION, LABEL_TRIGGER):
+        op.execute(statement)
 
 
 def downgrade() -> None:
