@@ -85,7 +85,8 @@ def live(settings: Settings) -> Iterator[LiveServer]:
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+        assert thread.is_alive(), "the test server stopped while starting"
+        assert time.monotonic() < deadline, "the test server did not start in 30 s"
         time.sleep(0.05)
     try:
         yield LiveServer(f"http://127.0.0.1:{port}")

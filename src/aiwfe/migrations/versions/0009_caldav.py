@@ -25,12 +25,14 @@ CREATE FUNCTION caldav_mark_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         INSERT INTO caldav_changes (calendar_id, uid, version, txid)
-        SELECT OLD.calendar_id, OLD.uid, c.version + 1, txid_current() FROM calendars c WHERE c.id = OLD.calendar_id
+        SELECT OLD.calendar_id, OLD.uid, c.version + 1, txid_current()
+        FROM calendars c WHERE c.id = OLD.calendar_id
         ON CONFLICT (calendar_id, uid) DO UPDATE SET version = EXCLUDED.version, txid = EXCLUDED.txid;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO caldav_changes (calendar_id, uid, version, txid)
-        SELECT NEW.calendar_id, NEW.uid, c.version + 1, txid_current() FROM calendars c WHERE c.id = NEW.calendar_id
+        SELECT NEW.calendar_id, NEW.uid, c.version + 1, txid_current()
+        FROM calendars c WHERE c.id = NEW.calendar_id
         ON CONFLICT (calendar_id, uid) DO UPDATE SET version = EXCLUDED.version, txid = EXCLUDED.txid;
     END IF;
     RETURN NULL;
