@@ -14,7 +14,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.caldav import ical
-from aiwfe.caldav.errors import CALDAV, DAV, DavPrecondition, DavPreconditionFailed
+from aiwfe.caldav.errors import CALDAV, DAV, DavForbidden, DavPrecondition, DavPreconditionFailed
 from aiwfe.caldav.models import Change, ResourceName
 from aiwfe.caldav.query import Filter, TimeRange
 from aiwfe.calendar import ics
@@ -24,7 +24,7 @@ from aiwfe.calendar.recurrence import Instance, expand, first_instance, overlaps
 from aiwfe.calendar.schemas import FreeBusyOut
 from aiwfe.calendar.service import CalendarService
 from aiwfe.calendar.store import bump_version, draft_of, fill, new_row
-from aiwfe.calendar.sync.service import check_writable
+from aiwfe.calendar.sync.service import is_read_only
 
 SYNC_PREFIX = "urn:aiwfe:caldav:sync:"
 MAX_RESOURCE_EVENTS = 1000
@@ -164,7 +164,7 @@ class DavService:
         if_none_match: str | None,
     ) -> Written:
         """Create or replace the resource ``name`` from an .ics holding one UID's VEVENTs."""
-        check_writable(calendar)
+        _check_writable(calendar)
         drafts = self._parse(calendar, data)
         uid = drafts[0].uid
         current = await self.resource(calendar, name)
@@ -230,7 +230,7 @@ class DavService:
             raise DavPreconditionFailed("the resource exists (If-None-Match)")
 
     async def delete(self, calendar: Calendar, resource: Resource, *, if_match: str | None) -> None:
-        check_writable(calendar)
+        _check_writable(calendar)
         self._check_preconditions(resource, if_match, None)
         await self.db.execute(
             delete(Event).where(Event.calendar_id == calendar.id, Event.uid == resource.uid)
@@ -332,6 +332,14 @@ class DavService:
         gone = [uid for uid in uids if uid not in present]
         names = await self._names(calendar, gone)
         return Changes(token, changed, sorted(names.get(uid, default_name(uid)) for uid in gone))
+
+
+def _check_writable(calendar: Calendar) -> None:
+    # 403, not the REST API's 409: devices read 403 as "read-only here" and stop retrying.
+    if is_read_only(calendar):
+        raise DavForbidden(
+            f"the events of this calendar come from its {calendar.source.value} source and are read-only"
+        )
 
 
 def _row_order(row: Event) -> tuple[bool, str]:
