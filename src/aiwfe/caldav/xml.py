@@ -50,7 +50,7 @@ def parse(body: bytes) -> etree._Element:
         raise BadDavRequest(f"the body is not well-formed XML: {exc.msg}") from None
     info = root.getroottree().docinfo
     # (lxml-stubs lacks DocInfo.doctype)
-    if info.internalDTD is not None or getattr(info, "doctype", ""):
+    if info.internalDTD is not None or getattr(info, "doctype", False):
         raise BadDavRequest("document type declarations are not accepted")
     if _depth(root) > MAX_DEPTH:
         raise BadDavRequest(f"the XML is nested deeper than {MAX_DEPTH} levels")
