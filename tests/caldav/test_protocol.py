@@ -215,3 +215,24 @@ def test_getctag_and_sync_token_change_when_the_web_ui_edits(live: LiveServer) -
     after = dav(alice, "PROPFIND", url, ask, Depth="0").text
     assert before != after
     assert f"<CS:getctag>{response.json()['version']}</CS:getctag>" in after
+
+
+def test_sign_ins_are_audited_and_failures_rate_limited(live: LiveServer) -> None:
+    alice = live.account("alice@example.com")
+    no_scope = live.account("carol@example.com", scopes=["read"])
+    url = f"{live.base}/dav/"
+    assert dav(alice, "PROPFIND", url, PROPFIND, Depth="0").status_code == 207
+    assert dav(alice, "PROPFIND", url, PROPFIND, Depth="0").status_code == 207
+    assert dav(no_scope, "PROPFIND", url, PROPFIND, Depth="0").status_code == 401
+
+    alices = [e for e in alice.rest.get("/api/v1/me/audit").json() if e["event"] == "caldav_sign_in"]
+    assert [e["outcome"] for e in alices] == ["ok"]  # once per token and hour, not per request
+    carols = [e for e in no_scope.rest.get("/api/v1/me/audit").json() if e["event"] == "caldav_sign_in"]
+    assert [(e["outcome"], e["details"]["reason"]) for e in carols] == [("failed", "scope")]
+
+    statuses = [
+        httpx.request("PROPFIND", url, auth=(alice.email, "wrong"), headers={"Depth": "0"}).status_code
+        for _ in range(31)  # AIWFE_LOGIN_RATE_PER_IP is 30/minute; one failure above already counted
+    ]
+    assert statuses[:29] == [401] * 29
+    assert statuses[-1] == 429
