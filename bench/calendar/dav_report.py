@@ -64,7 +64,7 @@ def wrk(
     timeout: float = 10.0,
 ) -> WrkFigures:
     header_lines = "\n".join(
-        f"wrk.headers[{_lua_string(key)}] = {_lua_string(value)}" for key, value in (headers or {}).items()
+        f"wrk.headers[ {_lua_string(key)} ] = {_lua_string(value)}" for key, value in (headers or {}).items()
     )
     script = LUA.format(method=_lua_string(method), body=_lua_string(body), headers=header_lines)
     with tempfile.TemporaryDirectory(prefix="aiwfe-bench-wrk-") as folder:

@@ -236,3 +236,25 @@ def test_sign_ins_are_audited_and_failures_rate_limited(live: LiveServer) -> Non
     ]
     assert statuses[:29] == [401] * 29
     assert statuses[-1] == 429
+
+
+def test_time_range_query_finds_a_count_series_that_started_long_before(live: LiveServer) -> None:
+    alice = live.account("alice@example.com")
+    url = alice.collection(alice.calendar()["id"])
+    old = EVENT.format(uid="weekly@test", summary="Weekly").replace(
+        "DTSTART:20260310T140000Z\nDTEND:20260310T150000Z",
+        "DTSTART:20240102T140000Z\nDTEND:20240102T150000Z\nRRULE:FREQ=WEEKLY;COUNT=200",
+    )
+    assert dav(alice, "PUT", url + "weekly.ics", old, **{"Content-Type": "text/calendar"}).status_code == 201
+    assert put(alice, url + "later.ics", "later@test", "Later").status_code == 201
+    query = """<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"""
+    march = dav(
+        alice, "REPORT", url, query.format(start="20260301T000000Z", end="20260308T000000Z"), Depth="1"
+    )
+    assert march.status_code == 207
+    assert "/weekly.ics</D:href>" in march.text
+    assert "/later.ics</D:href>" not in march.text
+    after_the_end = dav(alice, "REPORT", url, query.format(start="20280101T000000Z", end="20280201T000000Z"))
+    assert "/weekly.ics</D:href>" not in after_the_end.text

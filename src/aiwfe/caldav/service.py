@@ -267,15 +267,15 @@ class DavService:
         overrides = {row.recurrence_id: row for row in resource.rows if row.recurrence_id is not None}
         exdates = set(master.exdates) if master is not None else set()
         if master is not None:
-            found = expand(
-                draft_of(master).series,
-                window.start,
-                window.end,
-                date_zone=date_zone,
-                limit=len(overrides) + 1,
-            )
-            if any(instance.key not in overrides for instance in found.instances):
-                return True
+            series = draft_of(master).series
+            # Few instances are enough to decide; a COUNT rule must be scanned from its start, so a cut
+            # scan is tried again with the full budget the REST month view has.
+            for limit in (len(overrides) + 1, self.limit):
+                found = expand(series, window.start, window.end, date_zone=date_zone, limit=limit)
+                if any(instance.key not in overrides for instance in found.instances):
+                    return True
+                if not found.truncated:
+                    break
         for key, override in overrides.items():
             if key in exdates:
                 continue
