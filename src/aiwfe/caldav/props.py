@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from icalendar import Calendar as ICalendar
 from lxml import etree
 
 from aiwfe.auth.models import User
@@ -131,8 +132,6 @@ def collection(user: User, calendar: Calendar, max_size: int) -> Props:
 
 
 def _timezone_text(time_zone: str) -> str:
-    from icalendar import Calendar as ICalendar
-
     wrapper = ICalendar()
     wrapper.add("PRODID", "-//aiwfe//caldav//EN")
     wrapper.add("VERSION", "2.0")

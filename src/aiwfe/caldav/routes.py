@@ -237,9 +237,9 @@ def _object_props(
     service: DavService,
     calendar: Calendar,
     resource: Resource,
-    window: TimeRange | None = None,
     expanded: dict[str, bytes] | None = None,
 ) -> props.Props:
+    """The resource's properties; ``calendar-data`` is rendered once, on demand (expanded if given)."""
     rendered: list[bytes] = []
 
     def data() -> bytes:
@@ -327,7 +327,7 @@ async def _objects(
     out = xml.multistatus() if out is None else out
     expanded = await ctx.service.expanded(calendar, found, window) if window is not None else None
     for resource in found:
-        available = _object_props(ctx.service, calendar, resource, window, expanded)
+        available = _object_props(ctx.service, calendar, resource, expanded)
         found_props, missing = props.pick(available, wanted)
         xml.response(out, ctx.object_href(calendar, resource), found_props, missing)
     return xml.serialize(out)

@@ -8,7 +8,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -344,7 +343,3 @@ def _check_writable(calendar: Calendar) -> None:
 
 def _row_order(row: Event) -> tuple[bool, str]:
     return row.recurrence_id is not None, row.recurrence_id or ""
-
-
-def calendar_stamp(calendar: Calendar) -> datetime:
-    return calendar.updated_at
