@@ -258,3 +258,10 @@ def test_time_range_query_finds_a_count_series_that_started_long_before(live: Li
     assert "/later.ics</D:href>" not in march.text
     after_the_end = dav(alice, "REPORT", url, query.format(start="20280101T000000Z", end="20280201T000000Z"))
     assert "/weekly.ics</D:href>" not in after_the_end.text
+    # Open-ended, as DAVx⁵ asks: longer than any month view, so the series is scanned on its own.
+    open_ended = query.replace(' end="{end}"', "")
+    from_march = dav(alice, "REPORT", url, open_ended.format(start="20260301T000000Z"), Depth="1")
+    assert "/weekly.ics</D:href>" in from_march.text
+    assert "/later.ics</D:href>" in from_march.text
+    from_2028 = dav(alice, "REPORT", url, open_ended.format(start="20280101T000000Z"), Depth="1")
+    assert "/weekly.ics</D:href>" not in from_2028.text

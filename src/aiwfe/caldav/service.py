@@ -8,6 +8,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,6 +89,8 @@ class DavService:
         self.calendars = calendars
         self.settings = calendars.settings
         self.limit = calendars.limit
+        # One expansion per window and request: a query's time-range and its <C:expand> are usually the same.
+        self._occurrences: dict[tuple[uuid.UUID, datetime, datetime], list[Any]] = {}
 
     # ---- collections -----------------------------------------------------------------------------
 
@@ -246,6 +250,10 @@ class DavService:
         window = wanted.time_range
         if window is None:
             found = await self.resources(calendar)
+        elif window.end - window.start <= timedelta(days=self.settings.calendar_max_range_days):
+            # A window the month view could ask for: the same expansion (and its cache) decides.
+            present = {o.content.uid for o in await self._occurrences_in(calendar, window)}
+            found = await self.resources(calendar, present)
         else:
             candidates = (
                 select(Event.uid)
@@ -287,7 +295,7 @@ class DavService:
         self, calendar: Calendar, resources: Sequence[Resource], window: TimeRange
     ) -> dict[str, bytes]:
         """Each resource's occurrences in ``window`` as expanded iCalendar, by UID."""
-        occurrences, _truncated = await self.calendars.occurrences([calendar], window.start, window.end)
+        occurrences = await self._occurrences_in(calendar, window)
         wanted = {r.uid for r in resources}
         stamps = {r.uid: ical.stamp_of(r.rows) for r in resources}
         by_uid: dict[str, list[tuple[Event, Instance, str | None]]] = defaultdict(list)
@@ -296,6 +304,13 @@ class DavService:
             if row.uid in wanted:
                 by_uid[row.uid].append((row, occurrence.instance, occurrence.key))
         return {uid: ical.expanded(by_uid.get(uid, []), stamps[uid]) for uid in wanted}
+
+    async def _occurrences_in(self, calendar: Calendar, window: TimeRange) -> list[Any]:
+        key = (calendar.id, window.start, window.end)
+        if key not in self._occurrences:
+            found, _truncated = await self.calendars.occurrences([calendar], window.start, window.end)
+            self._occurrences[key] = found
+        return self._occurrences[key]
 
     async def free_busy(self, user_id: uuid.UUID, calendar: Calendar, window: TimeRange) -> FreeBusyOut:
         return await self.calendars.free_busy(user_id, window.start, window.end, calendar.id)
