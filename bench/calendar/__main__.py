@@ -11,7 +11,9 @@ bare app with ``wrk``, a C client: httpx would be the bottleneck there, not the 
   on the server, as the web UI asks for it (limit 500): cached (repeated reads), each read after an edit
   of one event (the page is built again), and with the cache off (every read expands every series);
 - the bare endpoint;
-- Radicale's expanded ``REPORT`` (CALDAV:calendar-query with ``<C:expand>``) over the same month.
+- Radicale's expanded ``REPORT`` (CALDAV:calendar-query with ``<C:expand>``) over the same month;
+- with ``wrk`` (a Lua script, ``dav_report.py``): aiwfe's own CalDAV server answering that same expanded
+  ``REPORT`` (cached, and with the cache off), Radicale's, and the month view, side by side.
 
 Prints requests/s, p50/p95 per target and the ratios; nothing is asserted. ``--quick`` (~40 s) measures
 the cached month view, the bare endpoint and one round of Radicale REPORTs.
@@ -47,6 +49,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import icalendar
 from dateutil.rrule import rrulestr
+
+# bench/calendar is on sys.path when run as a folder.
+from dav_report import WrkFigures, basic, wrk  # type: ignore[import-not-found]
 
 from aiwfe.ops.ports import free_ports, wait_for_port
 from aiwfe.ops.radicale import Radicale
@@ -317,6 +322,17 @@ async def seed_api(base: str, ics_data: bytes) -> dict[str, str]:
         return headers
 
 
+async def seed_caldav(base: str, headers: dict[str, str]) -> tuple[str, str]:
+    """The seeded calendar's CalDAV collection and an app password (a token with the caldav scope)."""
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as http:
+        me = (await http.get("/api/v1/me")).raise_for_status().json()
+        [calendar] = (await http.get("/api/v1/calendars")).raise_for_status().json()
+        token = await http.post("/api/v1/me/tokens", json={"name": "bench", "scopes": ["caldav"]})
+        token.raise_for_status()
+    url = f"{base}/dav/calendars/{me['id']}/{calendar['id']}/"
+    return url, basic(me["email"], token.json()["token"])
+
+
 def seed_radicale(server: Radicale, ics_data: bytes) -> tuple[str, tuple[str, str]]:
     """The same file PUT as one collection (Radicale splits it into one item per UID)."""
     auth = ("bench", PASSWORD)
@@ -388,6 +404,7 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
         t = time.perf_counter()
         headers = await seed_api(base, ics_data)
         url, auth = seed_radicale(radicale, ics_data)
+        dav_url, dav_auth = await seed_caldav(base, headers)
         print(f"seeded {EVENTS} events ({len(ics_data) // 1024} KiB .ics) in {time.perf_counter() - t:.1f} s")
 
         params = {"start": MONTH_START.isoformat(), "end": MONTH_END.isoformat(), "limit": "500"}
@@ -422,14 +439,21 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
                 auth=auth,
             )
 
+        dav_headers = {"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}
         async with httpx.AsyncClient(timeout=300) as http:
             page = (await month(http)).json()
             edited = page["items"][0]["event_id"]
             dav = (await caldav(http)).text
+            own_dav = await http.request(
+                "REPORT", dav_url, content=report.encode(), headers={**dav_headers, "Authorization": dav_auth}
+            )
+            own_dav.raise_for_status()
         ours, theirs = api_starts(page["items"]), radicale_starts(dav)
+        own = radicale_starts(own_dav.text)
         print(
             f"occurrences in March 2026: API {len(ours)} (more pages: {page['next_cursor'] is not None}),"
-            f" Radicale {len(theirs)}; the same (UID, start) pairs: {ours == theirs}"
+            f" Radicale {len(theirs)}, aiwfe CalDAV {len(own)}; the same (UID, start) pairs:"
+            f" API/Radicale {ours == theirs}, aiwfe CalDAV/Radicale {own == theirs}"
         )
 
         api = await measure("API month view (cached)", month, clients=clients, seconds=seconds)
@@ -450,6 +474,9 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
             "Radicale expanded REPORT", caldav, clients=clients, seconds=dav_seconds, warmup=1
         )
         results += [floor, dav_figures]
+        side_by_side = compare_reports(
+            args, report, (dav_url, dav_auth, uncached_port), (url, auth), (base, params, headers)
+        )
     print()
     print(f"{clients} concurrent clients, one httpx.AsyncClient; March 2026, Europe/Berlin, limit 500")
     print("load average (1, 5, 15 min) at the end: " + ", ".join(f"{n:.1f}" for n in os.getloadavg()))
@@ -461,6 +488,84 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
     print(f"API month view (cached) / Radicale: {api.rate / dav_figures.rate:.0f}x the rate")
     if not args.quick:
         print("(each after an edit: req/s counts reads only, over time that also holds the edits)")
+    print_reports(side_by_side, clients)
+
+
+def compare_reports(
+    args: argparse.Namespace,
+    report: str,
+    aiwfe: tuple[str, str, int],
+    radicale: tuple[str, tuple[str, str]],
+    month_view: tuple[str, dict[str, str], dict[str, str]],
+) -> list[WrkFigures]:
+    """The same expanded REPORT on aiwfe's CalDAV server and on Radicale, and the month view, with wrk."""
+    dav_url, dav_auth, uncached_port = aiwfe
+    dav_headers = {"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}
+    clients, seconds = args.clients, args.seconds
+    figures = [
+        wrk(
+            "aiwfe CalDAV expanded REPORT",
+            dav_url,
+            method="REPORT",
+            body=report,
+            headers={**dav_headers, "Authorization": dav_auth},
+            clients=clients,
+            seconds=seconds,
+        )
+    ]
+    if not args.quick:
+        uncached_url = re.sub(r"//127\.0\.0\.1:\d+/", f"//127.0.0.1:{uncached_port}/", dav_url)
+        figures.append(
+            wrk(
+                "aiwfe CalDAV expanded REPORT, cache off",
+                uncached_url,
+                method="REPORT",
+                body=report,
+                headers={**dav_headers, "Authorization": dav_auth},
+                clients=clients,
+                seconds=seconds,
+            )
+        )
+    base, params, headers = month_view
+    figures.append(
+        wrk(
+            "API month view (cached)",
+            f"{base}/api/v1/events?{httpx.QueryParams(params)}",
+            headers=headers,
+            clients=clients,
+            seconds=seconds,
+        )
+    )
+    radicale_url, (user, password) = radicale
+    # Radicale takes seconds per REPORT (tens on a busy machine): a longer window, so several complete.
+    figures.append(
+        wrk(
+            "Radicale expanded REPORT",
+            radicale_url,
+            method="REPORT",
+            body=report,
+            headers={**dav_headers, "Authorization": basic(user, password)},
+            clients=clients,
+            seconds=max(3 * seconds, 60.0),
+            timeout=300.0,
+        )
+    )
+    return figures
+
+
+def print_reports(figures: list[WrkFigures], clients: int) -> None:
+    print()
+    print(f"the same expanded calendar-query REPORT of March 2026, wrk with {clients} connections:")
+    print(f"{'target':<44}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}{'errors':>7}")
+    for f in figures:
+        print(f"{f.name:<44}{f.rate:>9.1f}{f.pct(50):>9.1f}{f.pct(95):>9.1f}{f.count:>7}{f.errors:>7}")
+    ours, month, theirs = figures[0], figures[-2], figures[-1]
+    ratio = f"{ours.rate / theirs.rate:.0f}x" if theirs.rate else "n/a (no Radicale REPORT finished)"
+    print(
+        f"aiwfe CalDAV REPORT / Radicale: {ratio} the rate (target >= 100x);"
+        f" p95 {ours.pct(95):.1f} ms vs the month view's {month.pct(95):.1f} ms"
+        f" = {ours.pct(95) / month.pct(95):.1f}x (target <= 2x)"
+    )
 
 
 def main() -> None:

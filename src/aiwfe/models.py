@@ -1,6 +1,7 @@
 """Imports every domain's models so ``Base.metadata`` knows all tables (Alembic, tests)."""
 
 from aiwfe.auth.models import AccessToken, AuditEvent, EmailToken, Invite, RecoveryCode, User
+from aiwfe.caldav.models import Change, ResourceName
 from aiwfe.calendar.models import Calendar, CalendarImport, Event
 from aiwfe.calendar.reminders.models import Delivery, Notification, Reminder, ScanMark, Webhook
 from aiwfe.calendar.sync.models import SyncItem, SyncSource
@@ -13,6 +14,7 @@ __all__ = [
     "Calendar",
     "CalendarImport",
     "Canary",
+    "Change",
     "Delivery",
     "EmailToken",
     "Event",
@@ -21,6 +23,7 @@ __all__ = [
     "OAuthAccount",
     "RecoveryCode",
     "Reminder",
+    "ResourceName",
     "ScanMark",
     "SyncItem",
     "SyncSource",

@@ -15,6 +15,7 @@ from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
 from aiwfe.auth.service import AuthDeps
 from aiwfe.auth.sessions import STORE_INFO_KEY
+from aiwfe.caldav import routes as caldav_routes
 from aiwfe.calendar import routes as calendar_routes
 from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.core.db import create_engine, create_sessionmaker
@@ -119,4 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so it logs the 413s too
     app.include_router(health.router)
     app.include_router(api_router())
+    for dav_router in caldav_routes.routers:
+        app.include_router(dav_router)
     return app

@@ -15,7 +15,7 @@ Password = Annotated[str, Field(min_length=1, max_length=1024)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=32)]
 OpaqueToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=16, max_length=256)]
-Scope = Literal["read", "write", "admin"]
+Scope = Literal["read", "write", "admin", "caldav"]
 
 
 def _valid_zone(value: str) -> str:
@@ -136,7 +136,7 @@ class RecoveryCodesOut(BaseModel):
 
 class AccessTokenIn(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    scopes: list[Scope] = Field(min_length=1, max_length=3)
+    scopes: list[Scope] = Field(min_length=1, max_length=4)
     expires_at: datetime | None = None
 
 
