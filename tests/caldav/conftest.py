@@ -78,8 +78,20 @@ class LiveServer:
 @pytest.fixture
 def live(settings: Settings) -> Iterator[LiveServer]:
     """The app on a free port, in a thread of this process; stopped after the test."""
+    yield from _serve(settings)
+
+
+@pytest.fixture
+def capped_live(settings: Settings) -> Iterator[LiveServer]:
+    """The same, with room for two events per calendar."""
+    yield from _serve(settings.model_copy(update={"calendar_max_events_per_calendar": 2}))
+
+
+def _serve(settings: Settings) -> Iterator[LiveServer]:
     (port,) = free_ports(1)
-    app = create_app(settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"}))
+    # Loopback sources are allowed, as for the test worker (tests/conftest.py).
+    update = {"public_url": f"http://127.0.0.1:{port}", "outbound_allow_networks": "127.0.0.1/32"}
+    app = create_app(settings.model_copy(update=update))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

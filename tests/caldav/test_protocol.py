@@ -165,7 +165,8 @@ def test_if_match_and_if_none_match_guard_writes(live: LiveServer) -> None:
 
 def test_calendars_from_a_read_only_source_refuse_writes(live: LiveServer) -> None:
     alice = live.account("alice@example.com")
-    feed = alice.calendar(source="ics", source_url="https://calendar.example.com/holidays.ics")
+    # A loopback feed (allowed for the test server): there is no DNS here to resolve a real one.
+    feed = alice.calendar(source="ics", source_url="http://127.0.0.1:9/holidays.ics")
     answer = put(alice, alice.collection(feed["id"]) + "x.ics")
     assert answer.status_code == 403
     assert alice.occurrences(feed["id"], *MARCH) == []
@@ -265,3 +266,30 @@ def test_time_range_query_finds_a_count_series_that_started_long_before(live: Li
     assert "/later.ics</D:href>" in from_march.text
     from_2028 = dav(alice, "REPORT", url, open_ended.format(start="20280101T000000Z"), Depth="1")
     assert "/weekly.ics</D:href>" not in from_2028.text
+
+
+def test_a_rule_beyond_the_recurrence_budget_is_refused_and_nothing_is_stored(live: LiveServer) -> None:
+    alice = live.account("alice@example.com")
+    made = alice.calendar()
+    # 50,000 leap days: dateutil walks every day of ~200,000 years to find them.
+    runaway = EVENT.format(uid="leap@test", summary="Leap").replace(
+        "SUMMARY:", "RRULE:FREQ=DAILY;COUNT=50000;BYMONTH=2;BYMONTHDAY=29\nSUMMARY:"
+    )
+    answer = dav(
+        alice, "PUT", alice.collection(made["id"]) + "leap.ics", runaway, **{"Content-Type": "text/calendar"}
+    )
+    assert answer.status_code == 403, answer.text
+    assert "valid-calendar-data" in answer.text
+    assert alice.occurrences(made["id"], "2028-01-01T00:00:00Z", "2029-01-01T00:00:00Z") == []
+
+
+def test_a_put_over_the_event_cap_is_507_quota_and_nothing_is_stored(capped_live: LiveServer) -> None:
+    alice = capped_live.account("alice@example.com")
+    made = alice.calendar()
+    url = alice.collection(made["id"])
+    assert put(alice, url + "one.ics", "one@test", "One").status_code == 201
+    assert put(alice, url + "two.ics", "two@test", "Two").status_code == 201
+    over = put(alice, url + "three.ics", "three@test", "Three")
+    assert over.status_code == 507, over.text
+    assert "quota-not-exceeded" in over.text
+    assert sorted(item["summary"] for item in alice.occurrences(made["id"], *MARCH)) == ["One", "Two"]

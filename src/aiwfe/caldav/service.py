@@ -18,8 +18,9 @@ from aiwfe.caldav import ical
 from aiwfe.caldav.errors import CALDAV, DAV, DavForbidden, DavPrecondition, DavPreconditionFailed
 from aiwfe.caldav.models import Change, ResourceName
 from aiwfe.caldav.query import Filter, TimeRange
-from aiwfe.calendar import ics
+from aiwfe.calendar import ics, quota
 from aiwfe.calendar.draft import EventDraft
+from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarSource, Event
 from aiwfe.calendar.recurrence import Instance, expand, first_instance, overlaps, zone
 from aiwfe.calendar.schemas import FreeBusyOut
@@ -89,6 +90,7 @@ class DavService:
         self.calendars = calendars
         self.settings = calendars.settings
         self.limit = calendars.limit
+        self.budget = calendars.budget
         # One expansion per window and request: a query's time-range and its <C:expand> are usually the same.
         self._occurrences: dict[tuple[uuid.UUID, datetime, datetime], list[Any]] = {}
 
@@ -184,10 +186,10 @@ class DavService:
         for draft in drafts:
             row = existing.pop(draft.recurrence_id, None)
             if row is None:
-                self.db.add(new_row(calendar.id, draft, limit=self.limit))
+                self.db.add(new_row(calendar.id, draft, budget=self.budget))
             else:
                 # In place: the series keeps its id, so its reminders stay attached.
-                fill(row, draft, limit=self.limit)
+                fill(row, draft, budget=self.budget)
         for row in existing.values():
             await self.db.delete(row)
         if current is None:
@@ -201,13 +203,27 @@ class DavService:
                 self.db.add(ResourceName(calendar_id=calendar.id, name=name, uid=uid))
         await self.db.flush()
         await bump_version(self.db, calendar)
+        try:
+            await quota.check_room(self.db, calendar, self.settings)
+        except TooManyEvents as exc:
+            # RFC 4331's precondition: clients show "quota exceeded" instead of retrying.
+            await self.db.rollback()
+            raise DavPrecondition(507, DAV, "quota-not-exceeded", str(exc)) from None
         await self.db.commit()
         stored = await self.resources(calendar, [uid])
         return Written(stored[0].etag, current is None)
 
     def _parse(self, calendar: Calendar, data: bytes) -> list[EventDraft]:
         try:
-            parsed = ics.parse(data, default_tz=calendar.time_zone, max_events=MAX_RESOURCE_EVENTS)
+            # A resource is one series and its moved occurrences: the series' rule gets the budget a REST
+            # write gets, and the whole resource twice that.
+            parsed = ics.parse(
+                data,
+                default_tz=calendar.time_zone,
+                max_events=MAX_RESOURCE_EVENTS,
+                budget=self.budget,
+                total_budget=2 * self.budget,
+            )
         except ics.IcsError as exc:
             raise DavPrecondition(403, CALDAV, "valid-calendar-data", str(exc)) from None
         if not parsed.events:
