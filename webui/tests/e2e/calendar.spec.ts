@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { expectAccessible, registerByApi, signIn, snap, uniqueEmail } from './helpers';
+import { expectAccessible, registerByApi, signIn, snap, uniqueEmail, verifyByMail } from './helpers';
 
 function nextMonday(): Date {
 	const day = new Date();
@@ -19,6 +19,7 @@ async function view(page: Page, name: 'Month' | 'Week' | 'Day' | 'Agenda') {
 test('a weekly event shows in week views, one occurrence is edited, an .ics imports with progress, an event is dragged', async ({ page, request }) => {
 	const email = uniqueEmail('katherine');
 	await registerByApi(request, email, 'Katherine');
+	await verifyByMail(page, email);
 	await signIn(page, email);
 	await expect(page).toHaveURL(/\/calendar$/);
 	await expect(page.getByRole('checkbox', { name: 'Personal' })).toBeChecked();
