@@ -52,6 +52,8 @@ from dateutil.rrule import rrulestr
 
 # bench/calendar is on sys.path when run as a folder.
 from dav_report import WrkFigures, basic, wrk  # type: ignore[import-not-found]
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from aiwfe.ops.ports import free_ports, wait_for_port
 from aiwfe.ops.radicale import Radicale
@@ -293,13 +295,20 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
 
 
-async def seed_api(base: str, ics_data: bytes) -> dict[str, str]:
-    """One user and calendar, filled by an ICS import; returns the user's auth header."""
+async def seed_api(base: str, ics_data: bytes, database_url: str) -> dict[str, str]:
+    """One user (address verified, so it may make an app password) and calendar, filled by an ICS import;
+    returns the user's auth header."""
     async with httpx.AsyncClient(base_url=base, timeout=120) as http:
         email = "month-view@example.com"
         (
             await http.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
         ).raise_for_status()
+        engine = create_async_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE users SET email_verified_at = now() WHERE email = :e"), {"e": email}
+            )
+        await engine.dispose()
         login = await http.post(
             "/api/v1/auth/login", json={"email": email, "password": PASSWORD, "mode": "token"}
         )
@@ -402,7 +411,7 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
     ):
         base = f"http://127.0.0.1:{api_port}"
         t = time.perf_counter()
-        headers = await seed_api(base, ics_data)
+        headers = await seed_api(base, ics_data, database_url)
         url, auth = seed_radicale(radicale, ics_data)
         dav_url, dav_auth = await seed_caldav(base, headers)
         print(f"seeded {EVENTS} events ({len(ics_data) // 1024} KiB .ics) in {time.perf_counter() - t:.1f} s")

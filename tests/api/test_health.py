@@ -23,13 +23,15 @@ def _beat(settings: Settings, role: str, age: float = 0.0) -> None:
     client.set(heartbeat_key(role, f"test-{role}"), f"{time.time() - age:.3f}", ex=600)
 
 
-async def _get(settings: Settings, path: str) -> tuple[int, dict[str, object], str]:
+async def _get(
+    settings: Settings, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, object], str]:
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
         AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as http,
     ):
-        response = await http.get(path)
+        response = await http.get(path, headers=headers)
     return response.status_code, response.json(), response.headers["content-type"]
 
 
@@ -95,6 +97,26 @@ async def test_ready_is_503_naming_redis_when_redis_is_down(settings: Settings) 
     # liveness is unaffected
     status, _, _ = await _get(broken, "/health")
     assert status == 200
+
+
+async def test_ready_through_the_proxy_says_only_ok_or_failed_per_check(settings: Settings) -> None:
+    (dead,) = free_ports(1)
+    broken = Settings(
+        env=settings.env, database_url=settings.database_url, redis_url=f"redis://127.0.0.1:{dead}/0"
+    )
+    # Caddy adds X-Forwarded-For to every request it proxies; a client cannot take it away.
+    status, body, _ = await _get(broken, "/ready", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert status == 503
+    assert body["failed"] == ["redis"]
+    assert body["checks"] == {
+        "postgres": {"status": "ok"},
+        "redis": {"status": "failed"},
+        "migrations": {"status": "ok"},
+        "worker": {"status": "failed"},
+        "beat": {"status": "failed"},
+    }
+    assert str(dead) not in str(body)
+    assert "Error" not in str(body)
 
 
 async def test_ready_is_503_naming_postgres_and_migrations_when_postgres_is_down(settings: Settings) -> None:

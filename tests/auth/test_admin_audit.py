@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
-from tests.auth.conftest import Api, bearer, login_token, make_admin, register
+from tests.auth.conftest import Api, bearer, login_token, make_admin, mark_verified, register
 from tests.processes import RunningProcess
 
 from aiwfe.auth.tasks import PURGE_AUDIT
@@ -40,6 +40,7 @@ async def test_admin_lists_and_searches_users(api: Api, settings: Settings) -> N
 async def test_deactivation_revokes_sessions_and_tokens_at_once(api: Api, settings: Settings) -> None:
     admin = await _admin(api, settings)
     user = await register(api.http, "a2@example.com")
+    await mark_verified(api, "a2@example.com")
     session = await login_token(api.http, "a2@example.com")
     pat = (
         await api.http.post(

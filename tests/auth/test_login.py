@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, register
 
 from aiwfe.api.app import create_app
 from aiwfe.core.settings import RegistrationMode, Settings
 
 
-async def test_register_creates_an_unverified_user_and_refuses_a_duplicate_email(api: Api) -> None:
+async def test_register_creates_an_unverified_user_and_a_duplicate_email_creates_none(
+    api: Api, settings: Settings
+) -> None:
     user = await register(api.http, "Ann@Example.com", display_name="Ann", time_zone="Europe/Berlin")
     assert user["email"] == "Ann@example.com"  # the domain is normalised
     assert user["email_verified"] is False
@@ -18,8 +22,13 @@ async def test_register_creates_an_unverified_user_and_refuses_a_duplicate_email
     again = await api.http.post(
         "/api/v1/auth/register", json={"email": "ann@example.COM", "password": PASSWORD}
     )
-    assert again.status_code == 409
-    assert again.json()["field"] == "email"
+    assert again.status_code == 201  # answered like a new account: no enumeration
+    assert again.json()["id"] != user["id"]
+    engine = create_async_engine(settings.database_url.get_secret_value())
+    async with engine.connect() as conn:
+        count = await conn.scalar(text("SELECT count(*) FROM users WHERE lower(email) = 'ann@example.com'"))
+    await engine.dispose()
+    assert count == 1
 
 
 async def test_register_refuses_weak_passwords_and_bad_fields(api: Api) -> None:

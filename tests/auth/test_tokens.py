@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from tests.auth.conftest import Api, bearer, login_token, register
+from tests.auth.conftest import Api, bearer, login_token, mark_verified, register
 
 from aiwfe.core.settings import Settings
 
@@ -24,6 +24,7 @@ async def _token(api: Api, session: str, scopes: list[str], **extra: str) -> dic
 
 async def test_a_token_is_shown_once_and_stored_only_as_a_hash(api: Api, settings: Settings) -> None:
     await register(api.http, "p1@example.com")
+    await mark_verified(api, "p1@example.com")
     session = await login_token(api.http, "p1@example.com")
     created = await _token(api, session, ["read"])
     assert created["token"].startswith("aiwfe_pat_")
@@ -39,6 +40,7 @@ async def test_a_token_is_shown_once_and_stored_only_as_a_hash(api: Api, setting
 
 async def test_scopes_limit_what_a_token_may_do_and_use_is_recorded(api: Api) -> None:
     await register(api.http, "p2@example.com")
+    await mark_verified(api, "p2@example.com")
     session = await login_token(api.http, "p2@example.com")
     read_only = (await _token(api, session, ["read"]))["token"]
     assert (await api.http.get("/api/v1/me", headers=bearer(read_only))).status_code == 200
@@ -55,6 +57,7 @@ async def test_scopes_limit_what_a_token_may_do_and_use_is_recorded(api: Api) ->
 @pytest.mark.usefixtures("instant")
 async def test_revoked_and_expired_tokens_stop_working(api: Api) -> None:
     await register(api.http, "p3@example.com")
+    await mark_verified(api, "p3@example.com")
     session = await login_token(api.http, "p3@example.com")
     created = await _token(api, session, ["read", "write"])
     soon = (datetime.fromtimestamp(api.clock(), UTC) + timedelta(hours=1)).isoformat()
@@ -70,7 +73,9 @@ async def test_revoked_and_expired_tokens_stop_working(api: Api) -> None:
 
 async def test_a_user_cannot_see_or_revoke_another_users_token(api: Api) -> None:
     await register(api.http, "p4@example.com")
+    await mark_verified(api, "p4@example.com")
     await register(api.http, "p5@example.com")
+    await mark_verified(api, "p5@example.com")
     owner = await login_token(api.http, "p4@example.com")
     other = await login_token(api.http, "p5@example.com")
     created = await _token(api, owner, ["read"])
@@ -82,6 +87,7 @@ async def test_a_user_cannot_see_or_revoke_another_users_token(api: Api) -> None
 
 async def test_bad_token_requests_are_422(api: Api) -> None:
     await register(api.http, "p6@example.com")
+    await mark_verified(api, "p6@example.com")
     session = await login_token(api.http, "p6@example.com")
     no_scope = await api.http.post(
         "/api/v1/me/tokens", json={"name": "x", "scopes": []}, headers=bearer(session)

@@ -8,10 +8,11 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from tests.auth.conftest import PASSWORD
+from tests.auth.conftest import PASSWORD, link_token, wait_for_mail
 from tests.stacks import running_stack
 
 import caldav
+from aiwfe.ops.smtp_sink import SmtpSink
 from aiwfe.ops.stack import Stack
 
 pytestmark = pytest.mark.stack
@@ -45,6 +46,10 @@ def test_a_phone_session_through_caddy_discovers_lists_syncs_and_edits(stack: St
         assert (
             rest.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
         )
+        # App passwords need a verified address: open the mailed link, as the phone's owner would.
+        mail = wait_for_mail(SmtpSink(stack.paths.mail, 0), email, "Confirm your email address")
+        verified = rest.post("/api/v1/auth/verify-email", json={"token": link_token(mail)})
+        assert verified.status_code == 200, verified.text
         login = rest.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD, "mode": "token"})
         rest.headers["Authorization"] = f"Bearer {login.json()['session_token']}"
         made = rest.post("/api/v1/calendars", json={"name": "Team", "time_zone": "Europe/Berlin"}).json()

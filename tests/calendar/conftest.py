@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient, Response
-from tests.auth.conftest import Api, api, bearer, login_token, register  # noqa: F401  (api: a fixture)
+from tests.auth.conftest import Api, api, bearer, login_token, mark_verified, register  # noqa: F401  (api: a fixture)
 
 from aiwfe.api.app import create_app
 from aiwfe.core.settings import Settings
@@ -72,12 +72,16 @@ async def sign_up(http: AsyncClient, email: str) -> Caller:
 
 @pytest.fixture
 async def alice(api: Api) -> Caller:  # noqa: F811
-    return await sign_up(api.http, "alice@example.com")
+    caller = await sign_up(api.http, "alice@example.com")
+    await mark_verified(api, "alice@example.com")
+    return caller
 
 
 @pytest.fixture
 async def bob(api: Api) -> Caller:  # noqa: F811
-    return await sign_up(api.http, "bob@example.com")
+    caller = await sign_up(api.http, "bob@example.com")
+    await mark_verified(api, "bob@example.com")
+    return caller
 
 
 @pytest.fixture

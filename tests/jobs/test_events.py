@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,3 +192,42 @@ async def test_the_server_stops_streaming_when_the_client_leaves(
             first = await anext(messages(response))
             assert first.event == "progress"
     assert (await _logged_end(replica_a, job_id))["reason"] == "client_left"
+
+
+async def test_a_stream_ends_when_its_session_is_signed_out(replica_a: Replica, settings: Settings) -> None:
+    async with AsyncClient(base_url=replica_a.url, timeout=30) as http:
+        alice = await signed_in(http, "alice@example.com")
+        job_id = await add_import(settings, await new_calendar(http, alice), status=ImportStatus.RUNNING)
+        async with (
+            asyncio.timeout(STREAM_LIMIT),
+            http.stream("GET", f"/api/v1/jobs/{job_id}/events", headers=alice) as response,
+        ):
+            stream = messages(response)
+            assert (await anext(stream)).event == "progress"
+            assert (await http.post("/api/v1/auth/logout", headers=alice)).status_code == 204
+            rest = [m async for m in stream]
+        assert all(m.event != "done" for m in rest)
+    assert (await _logged_end(replica_a, job_id))["reason"] == "session_ended"
+
+
+async def test_a_user_holds_only_so_many_streams_at_once(replica_a: Replica, settings: Settings) -> None:
+    limit = settings.jobs_events_max_streams_per_user  # the replica runs with the default too
+    async with AsyncClient(base_url=replica_a.url, timeout=30) as http, AsyncExitStack() as streams:
+        alice = await signed_in(http, "alice@example.com")
+        job_id = await add_import(settings, await new_calendar(http, alice), status=ImportStatus.RUNNING)
+        url = f"/api/v1/jobs/{job_id}/events"
+        async with asyncio.timeout(STREAM_LIMIT):
+            for _ in range(limit):
+                response = await streams.enter_async_context(http.stream("GET", url, headers=alice))
+                assert response.status_code == 200
+            refused = await http.get(url, headers=alice)
+            assert refused.status_code == 429
+            assert refused.json()["type"].endswith("/too-many-streams")
+            await streams.aclose()
+            # A closed stream gives its place back once the server has noticed the client left.
+            while True:
+                async with http.stream("GET", url, headers=alice) as again:
+                    if again.status_code == 200:
+                        break
+                    assert again.status_code == 429
+                await asyncio.sleep(0.1)

@@ -111,3 +111,15 @@ async def test_unlinking_someone_elses_account_is_not_found(api: Api, browser: h
     csrf = {"X-CSRF-Token": api.http.cookies.get("aiwfe_csrf") or ""}
     response = await api.http.delete(f"/api/v1/me/oauth/accounts/{account['id']}", headers=csrf)
     assert response.status_code == 404
+
+
+async def test_a_session_signed_in_through_a_provider_must_confirm_a_password_before_linking(
+    api: Api, browser: httpx.AsyncClient, oauth_settings: Settings
+) -> None:
+    await sign_in(api, browser, "ravi")  # signs up ravi@op.example.com: the address is verified
+    csrf = {"X-CSRF-Token": api.http.cookies.get("aiwfe_csrf") or ""}
+    response = await api.http.post("/api/v1/me/oauth/op/link", headers=csrf)
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("/reauth-required")
+    # The identity it signed up with is the account's origin, not a link a reset would remove.
+    assert await sql(oauth_settings, "SELECT linked_unverified FROM oauth_accounts") == [(False,)]

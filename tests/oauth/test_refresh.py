@@ -105,6 +105,16 @@ async def test_the_worker_refreshes_due_tokens_with_the_providers_refresh_token(
     assert await _userinfo(op, third) == 200
 
 
+async def test_a_deactivated_users_tokens_are_not_refreshed(
+    api: Api, browser: httpx.AsyncClient, worker_settings: Settings
+) -> None:
+    await _linked(api, browser, "vera@example.com", "vera-at-op")
+    _, access, _, _, _ = await _stored(worker_settings)
+    await sql(worker_settings, "UPDATE users SET is_active = false WHERE email = 'vera@example.com'")
+    assert await _run_refresh(worker_settings) == {"refreshed": 0, "failed": 0, "reconnect": 0}
+    assert (await _stored(worker_settings))[1] == access
+
+
 async def test_a_refused_refresh_token_needs_reconnecting(
     api: Api,
     browser: httpx.AsyncClient,

@@ -60,7 +60,8 @@ def test_ready_through_caddy_https_shows_every_part_healthy(stack: Stack) -> Non
     checks = body["checks"]
     assert isinstance(checks, dict)
     assert sorted(checks) == ["beat", "migrations", "postgres", "redis", "worker"]
-    assert all(check["status"] == "ok" for check in checks.values())
+    # The public answer says ok or failed, nothing more: details stay in the API's log and its own port.
+    assert all(check == {"status": "ok"} for check in checks.values())
 
 
 def test_every_process_runs_under_the_supervisor(stack: Stack) -> None:

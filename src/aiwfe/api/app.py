@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -69,15 +70,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.redis = create_redis(settings)
         app.state.celery = create_celery(settings)
 
-        async def send_email(to: str, subject: str, body: str, kind: str) -> None:
+        async def run_task(name: str, kwargs: dict[str, Any]) -> None:
             # Publishing is a blocking broker round trip; keep it off the event loop.
-            await asyncio.to_thread(
-                app.state.celery.send_task,
-                SEND_EMAIL,
-                kwargs={"to": to, "subject": subject, "body": body, "kind": kind},
-            )
+            await asyncio.to_thread(app.state.celery.send_task, name, kwargs=kwargs)
 
-        app.state.auth = AuthDeps.build(settings, app.state.redis, send_email)
+        async def send_email(to: str, subject: str, body: str, kind: str) -> None:
+            await run_task(SEND_EMAIL, {"to": to, "subject": subject, "body": body, "kind": kind})
+
+        app.state.auth = AuthDeps.build(settings, app.state.redis, send_email, run_task=run_task)
         # Each session tells the session store which users it changed, for the principal cache.
         app.state.sessionmaker = create_sessionmaker(
             app.state.engine, info={STORE_INFO_KEY: app.state.auth.sessions}

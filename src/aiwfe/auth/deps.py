@@ -17,9 +17,29 @@ from aiwfe.auth.service import PAT_PREFIX, AuthDeps, AuthService
 from aiwfe.auth.sessions import SessionRecord
 from aiwfe.core.crypto import new_token, same
 from aiwfe.core.db import get_session
+from aiwfe.core.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
+# On https the cookies are ``__Host-`` cookies: Secure, Path=/, no Domain, so no sibling subdomain can set
+# or shadow them. Plain http (the local http site, tests) keeps the bare names, which browsers require there.
+HOST_PREFIX = "__Host-"
+
+
+def secure_cookies(request: Request, settings: Settings) -> bool:
+    return request.url.scheme == "https" or (
+        settings.public_url.startswith("https://") and settings.env == "production"
+    )
+
+
+def session_cookie_name(request: Request, settings: Settings) -> str:
+    prefix = HOST_PREFIX if secure_cookies(request, settings) else ""
+    return prefix + settings.session_cookie_name
+
+
+def csrf_cookie_name(request: Request, settings: Settings) -> str:
+    prefix = HOST_PREFIX if secure_cookies(request, settings) else ""
+    return prefix + settings.csrf_cookie_name
 
 
 def client_info(request: Request) -> ClientInfo:
@@ -53,7 +73,7 @@ def _origin(url: str) -> str:
 def check_csrf(request: Request) -> None:
     """Double-submit token plus an Origin/Referer check, for cookie-authenticated unsafe requests."""
     deps: AuthDeps = request.app.state.auth
-    cookie = request.cookies.get(deps.settings.csrf_cookie_name, "")
+    cookie = request.cookies.get(csrf_cookie_name(request, deps.settings), "")
     header = request.headers.get(CSRF_HEADER, "")
     if not cookie or not header or not same(cookie, header):
         raise CsrfFailed("missing or wrong X-CSRF-Token header")
@@ -88,7 +108,7 @@ async def optional_principal(
         return Principal(
             user=signed[0], session=signed[1], session_token=credential, scopes=_all_scopes(signed[0])
         )
-    cookie = request.cookies.get(settings.session_cookie_name)
+    cookie = request.cookies.get(session_cookie_name(request, settings))
     if not cookie:
         return None
     signed = await _signed_in(request, service, cookie)
@@ -152,12 +172,10 @@ async def require_admin(principal: Principal = Depends(require_scope("admin"))) 
 def set_session_cookies(request: Request, response: Response, service: AuthService, token: str) -> str:
     """Set the HttpOnly session cookie and a readable CSRF cookie; returns the CSRF token."""
     settings = service.settings
-    secure = request.url.scheme == "https" or (
-        settings.public_url.startswith("https://") and settings.env == "production"
-    )
+    secure = secure_cookies(request, settings)
     max_age = settings.session_absolute_hours * 3600
     response.set_cookie(
-        settings.session_cookie_name,
+        session_cookie_name(request, settings),
         token,
         max_age=max_age,
         httponly=True,
@@ -167,7 +185,7 @@ def set_session_cookies(request: Request, response: Response, service: AuthServi
     )
     csrf = new_token(24)
     response.set_cookie(
-        settings.csrf_cookie_name,
+        csrf_cookie_name(request, settings),
         csrf,
         max_age=max_age,
         httponly=False,

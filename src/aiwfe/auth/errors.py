@@ -72,3 +72,17 @@ class BadToken(AppError):
     status = 400
     code = "bad-token"
     title = "The token cannot be used"
+
+
+class EmailNotVerified(AppError):
+    status = 403
+    code = "email-not-verified"
+    title = "Verify your email first"
+
+
+class ReauthRequired(AppError):
+    """The session has not proved its password (or TOTP code) recently: POST /api/v1/me/reauth first."""
+
+    status = 403
+    code = "reauth-required"
+    title = "Confirm it is you"

@@ -11,12 +11,16 @@ from aiwfe.auth import audit
 from aiwfe.auth.deps import (
     Principal,
     auth_service,
+    csrf_cookie_name,
     current_principal,
     require_admin,
     require_scope,
+    secure_cookies,
+    session_cookie_name,
     set_session_cookies,
 )
 from aiwfe.auth.errors import Forbidden
+from aiwfe.auth.guards import recently_authenticated, verified_recently_authenticated
 from aiwfe.auth.models import User
 from aiwfe.auth.schemas import (
     AccessTokenCreatedOut,
@@ -33,6 +37,8 @@ from aiwfe.auth.schemas import (
     PasswordChangeIn,
     PasswordResetIn,
     ProfileIn,
+    ReauthIn,
+    ReauthOut,
     RecoveryCodesOut,
     RegisterIn,
     SessionOut,
@@ -85,7 +91,7 @@ async def register(body: RegisterIn, service: AuthService = Depends(auth_service
 async def login(
     body: LoginIn, request: Request, response: Response, service: AuthService = Depends(auth_service)
 ) -> LoginOut:
-    existing = request.cookies.get(service.settings.session_cookie_name)
+    existing = request.cookies.get(session_cookie_name(request, service.settings))
     result = await service.login(body.email, body.password, replacing=existing)
     if isinstance(result, MfaChallenge):
         return LoginOut(mfa_required=True, mfa_token=result.mfa_token)
@@ -102,6 +108,7 @@ async def login_mfa(
 
 @auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(
+    request: Request,
     response: Response,
     principal: Principal = Depends(current_principal),
     service: AuthService = Depends(auth_service),
@@ -109,8 +116,10 @@ async def logout(
     if principal.session is None:
         raise Forbidden("access tokens are revoked, not logged out: DELETE /api/v1/me/tokens/{id}")
     await service.logout(principal.user, principal.session)
-    response.delete_cookie(service.settings.session_cookie_name, path="/")
-    response.delete_cookie(service.settings.csrf_cookie_name, path="/")
+    # A __Host- cookie is only replaced (here: expired) by one that is Secure too.
+    secure = secure_cookies(request, service.settings)
+    response.delete_cookie(session_cookie_name(request, service.settings), path="/", secure=secure)
+    response.delete_cookie(csrf_cookie_name(request, service.settings), path="/", secure=secure)
 
 
 @auth.post("/verify-email", response_model=UserOut)
@@ -163,6 +172,19 @@ async def change_password(
     return _signed_in(request, response, service, result, "cookie" if principal.via_cookie else "token")
 
 
+@me.post("/reauth", response_model=ReauthOut)
+async def reauthenticate(
+    body: ReauthIn,
+    principal: Principal = Depends(current_principal),
+    service: AuthService = Depends(auth_service),
+) -> ReauthOut:
+    """Confirm the password (or a TOTP code) again: access tokens, two-factor settings, identity links
+    and the webhook can then be changed for ``AIWFE_REAUTH_MINUTES``. Failures count towards the sign-in
+    lockout."""
+    until = await service.reauthenticate(principal.user, principal.session, body.password, body.code)
+    return ReauthOut(reauth_until=until)
+
+
 @me.post("/verify-email", status_code=status.HTTP_202_ACCEPTED)
 async def resend_verification(
     principal: Principal = Depends(require_scope("write")), service: AuthService = Depends(auth_service)
@@ -208,7 +230,7 @@ async def revoke_other_sessions(
 
 @me.post("/totp/setup", response_model=TotpSetupOut)
 async def totp_setup(
-    principal: Principal = Depends(current_principal), service: AuthService = Depends(auth_service)
+    principal: Principal = Depends(recently_authenticated), service: AuthService = Depends(auth_service)
 ) -> TotpSetupOut:
     if principal.access_token is not None:
         raise Forbidden("two-factor settings need a signed-in session")
@@ -219,7 +241,7 @@ async def totp_setup(
 @me.post("/totp/confirm", response_model=RecoveryCodesOut)
 async def totp_confirm(
     body: TotpCodeIn,
-    principal: Principal = Depends(current_principal),
+    principal: Principal = Depends(recently_authenticated),
     service: AuthService = Depends(auth_service),
 ) -> RecoveryCodesOut:
     if principal.access_token is not None:
@@ -248,7 +270,7 @@ async def list_tokens(
 @me.post("/tokens", status_code=status.HTTP_201_CREATED, response_model=AccessTokenCreatedOut)
 async def create_token(
     body: AccessTokenIn,
-    principal: Principal = Depends(current_principal),
+    principal: Principal = Depends(verified_recently_authenticated),
     service: AuthService = Depends(auth_service),
 ) -> AccessTokenCreatedOut:
     if principal.access_token is not None:

@@ -7,7 +7,15 @@ import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from aiwfe.auth.models import Role
 
@@ -130,6 +138,23 @@ class TotpDisableIn(Strict):
     code: Code
 
 
+class ReauthIn(Strict):
+    """Prove it is you again: your password, or a code from your authenticator app."""
+
+    password: Password | None = None
+    code: Code | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ReauthIn:
+        if (self.password is None) == (self.code is None):
+            raise ValueError("send either password or code")
+        return self
+
+
+class ReauthOut(BaseModel):
+    reauth_until: datetime = Field(description="sensitive changes need no new confirmation until then")
+
+
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str]
 
@@ -137,7 +162,9 @@ class RecoveryCodesOut(BaseModel):
 class AccessTokenIn(Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     scopes: list[Scope] = Field(min_length=1, max_length=4)
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="omitted: AIWFE_ACCESS_TOKEN_DEFAULT_DAYS (90) from now"
+    )
 
 
 class AccessTokenOut(BaseModel):

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiwfe.auth import audit, totp
+from aiwfe.auth import audit, recovery, totp
 from aiwfe.auth.audit import ClientInfo
 from aiwfe.auth.errors import (
     BadToken,
+    EmailNotVerified,
     EmailTaken,
     Forbidden,
     InvalidCredentials,
     InvalidMfaCode,
+    ReauthRequired,
     RegistrationClosed,
     WeakPassword,
 )
@@ -41,6 +44,16 @@ MFA_PENDING = "aiwfe:mfa-pending:"
 MFA_PENDING_SECONDS = 300
 
 SendEmail = Callable[[str, str, str, str], Awaitable[None]]
+# Queue a worker task by name with keyword arguments.
+RunTask = Callable[[str, dict[str, Any]], Awaitable[None]]
+SEND_PASSWORD_RESET = "aiwfe.auth.send_password_reset"  # noqa: S105 (a task name)
+VERIFY_FIRST = (
+    "verify your email first: open the link we mailed you (or ask for a new one on your account page)"
+)
+
+
+async def _no_tasks(name: str, kwargs: dict[str, Any]) -> None:
+    raise RuntimeError(f"no task queue here to run {name}")
 
 
 @dataclass
@@ -55,10 +68,16 @@ class AuthDeps:
     limiter: RateLimiter
     lockout: Lockout
     send_email: SendEmail
+    run_task: RunTask = field(default=_no_tasks)
 
     @classmethod
     def build(
-        cls, settings: Settings, redis: Redis, send_email: SendEmail, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        redis: Redis,
+        send_email: SendEmail,
+        clock: Clock | None = None,
+        run_task: RunTask = _no_tasks,
     ) -> AuthDeps:
         clock = clock or Clock()
         return cls(
@@ -70,6 +89,7 @@ class AuthDeps:
             limiter=RateLimiter(settings),
             lockout=Lockout(redis, settings, clock),
             send_email=send_email,
+            run_task=run_task,
         )
 
 
@@ -131,8 +151,11 @@ class AuthService:
             raise RegistrationClosed("registration is by invitation on this server", field="invite_token")
         self._check_policy(password, email)
         invite = await self._consume_invite(invite_token, email) if mode is RegistrationMode.INVITE else None
-        if await self.user_by_email(email):
-            raise EmailTaken("an account with this email already exists", field="email")
+        existing = await self.user_by_email(email)
+        if existing is not None:
+            if invite:  # the invitation's link reached this address: no one is probing it
+                raise EmailTaken("an account with this email already exists", field="email")
+            return await self._register_taken(existing, email, password, display_name, time_zone)
         user = User(
             email=email.strip(),
             display_name=display_name,
@@ -147,7 +170,10 @@ class AuthService:
             await self.db.flush()
         except IntegrityError:
             await self.db.rollback()
-            raise EmailTaken("an account with this email already exists", field="email") from None
+            existing = await self.user_by_email(email)
+            if invite or existing is None:
+                raise EmailTaken("an account with this email already exists", field="email") from None
+            return await self._register_taken(existing, email, password, display_name, time_zone, hashed=True)
         self._audit("register", user_id=user.id, invited=invite is not None)
         if invite:
             await self.db.commit()
@@ -156,6 +182,45 @@ class AuthService:
         await self.db.commit()
         await self._mail_verification(user, token)
         return user
+
+    async def _register_taken(
+        self,
+        owner: User,
+        email: str,
+        password: str,
+        display_name: str,
+        time_zone: str,
+        *,
+        hashed: bool = False,
+    ) -> User:
+        """Answer a registration of a taken address exactly like a new one (no account enumeration), and
+        tell the address's owner instead. The returned user is never stored."""
+        if not hashed:
+            await self.deps.hasher.hash(password)  # the same work as a real registration
+        now = _utcnow(self.deps.clock)
+        look_alike = User(
+            id=uuid.uuid4(),
+            email=email.strip(),
+            display_name=display_name,
+            time_zone=time_zone,
+            role=Role.USER,
+            is_active=True,
+            email_verified_at=None,
+            totp_enabled_at=None,
+            created_at=now,
+            updated_at=now,
+        )
+        self._audit("register", user_id=owner.id, outcome="failed", reason="email_taken")
+        await self.db.commit()
+        body = (
+            f"Hello {owner.display_name or owner.email},\n\nsomeone tried to create a new aiwfe account "
+            "with this address, which already has one. If it was you, sign in at "
+            f"{self.settings.public_url}/login or reset your password at "
+            f"{self.settings.public_url}/forgot-password.\n\n"
+            "If it was not you, you need not do anything: no account was created.\n"
+        )
+        await self.deps.send_email(owner.email, "Your aiwfe account", body, "register_taken")
+        return look_alike
 
     async def _consume_invite(self, token: str | None, email: str) -> Invite:
         row = await self.db.scalar(
@@ -270,11 +335,12 @@ class AuthService:
             await self.db.commit()
             return MfaChallenge(mfa_token)
         await self.deps.lockout.succeeded(account)
-        return await self._sign_in(user, mfa=False)
+        return await self._sign_in(user, mfa=False, reauth=True)
 
-    async def _sign_in(self, user: User, *, mfa: bool) -> SignedIn:
+    async def _sign_in(self, user: User, *, mfa: bool, reauth: bool) -> SignedIn:
+        """A new session; ``reauth`` when the sign-in itself checked a password or a TOTP code."""
         token, record = await self.deps.sessions.create(
-            user.id, self.client.ip or "", self.client.user_agent, mfa=mfa
+            user.id, self.client.ip or "", self.client.user_agent, mfa=mfa, reauth=reauth
         )
         self._audit("login", user_id=user.id, session=record.short_id, mfa=mfa)
         await self.db.commit()
@@ -290,7 +356,8 @@ class AuthService:
             self._audit("login_first_factor_ok", user_id=user.id, method=method, mfa="pending")
             await self.db.commit()
             return MfaChallenge(mfa_token)
-        return await self._sign_in(user, mfa=False)
+        # A provider proved the first factor, not this server: sensitive changes still ask for a password.
+        return await self._sign_in(user, mfa=False, reauth=False)
 
     async def login_mfa(self, mfa_token: str, code: str | None, recovery_code: str | None) -> SignedIn:
         key = MFA_PENDING + token_hash(mfa_token)
@@ -321,7 +388,7 @@ class AuthService:
         await self.deps.lockout.succeeded(account)
         if method == "recovery_code":
             self._audit("recovery_code_used", user_id=user.id)
-        return await self._sign_in(user, mfa=True)
+        return await self._sign_in(user, mfa=True, reauth=method == "totp")
 
     async def _accept_totp(self, user: User, code: str) -> bool:
         assert user.totp_secret_encrypted is not None
@@ -359,6 +426,70 @@ class AuthService:
         await self.deps.sessions.revoke(user.id, session.id)
         self._audit("logout", user_id=user.id, session=session.short_id)
         await self.db.commit()
+
+    # ---- proving it is the account's holder again ----------------------------------------------------
+
+    async def _check_password(self, user: User, password: str, *, event: str, field: str) -> None:
+        """Verify ``password`` under the same per-account rate limit and lockout as sign-in."""
+        account = account_key(user.email)
+        await self.deps.limiter.hit(self.settings.login_rate_per_account, "login-account", account)
+        await self.deps.lockout.check(account)
+        if not await self.deps.hasher.verify(user.password_hash, password):
+            locked_for = await self.deps.lockout.failed(account)
+            await self._commit_audit(event, user_id=user.id, outcome="locked" if locked_for else "failed")
+            raise InvalidCredentials("the password is wrong", field=field)
+        await self.deps.lockout.succeeded(account)
+
+    async def _check_totp(self, user: User, code: str, *, event: str, recovery: bool = False) -> None:
+        """Accept a TOTP code (or, with ``recovery``, a recovery code) under the sign-in lockout."""
+        account = account_key(user.email)
+        await self.deps.limiter.hit(self.settings.login_rate_per_account, "login-account", account)
+        await self.deps.lockout.check(account)
+        ok = user.totp_secret_encrypted is not None and await self._accept_totp(user, code)
+        if not ok and recovery:
+            ok = await self._use_recovery_code(user, code)
+        if not ok:
+            locked_for = await self.deps.lockout.failed(account)
+            await self._commit_audit(event, user_id=user.id, outcome="locked" if locked_for else "failed")
+            raise InvalidMfaCode("the code is wrong or was already used", field="code")
+        await self.deps.lockout.succeeded(account)
+
+    async def reauthenticate(
+        self, user: User, session: SessionRecord | None, password: str | None, code: str | None
+    ) -> datetime:
+        """Check the password or a TOTP code and record it on the session; returns until when it counts."""
+        if session is None:
+            raise Forbidden("re-authentication is for signed-in sessions; access tokens cannot")
+        if password is not None:
+            await self._check_password(user, password, event="reauth", field="password")
+            method = "password"
+        elif code is not None:
+            if user.totp_enabled_at is None:
+                raise InvalidMfaCode("two-factor authentication is not on; use your password", field="code")
+            await self._check_totp(user, code, event="reauth")
+            method = "totp"
+        else:
+            raise InvalidCredentials(
+                "send your password or a code from your authenticator app", field="password"
+            )
+        at = await self.deps.sessions.mark_reauth(session.id)
+        self._audit("reauth", user_id=user.id, session=session.short_id, method=method)
+        await self.db.commit()
+        return datetime.fromtimestamp(at + self.settings.reauth_minutes * 60, UTC)
+
+    def require_recent_auth(self, session: SessionRecord | None) -> None:
+        """Raise unless the session proved its password or a TOTP code within ``reauth_minutes``."""
+        if session is None:
+            raise Forbidden("this needs a signed-in session; access tokens cannot do it")
+        if self.deps.clock() - session.reauth_at > self.settings.reauth_minutes * 60:
+            raise ReauthRequired(
+                "confirm your password (or a code from your authenticator app) first: POST /api/v1/me/reauth"
+            )
+
+    @staticmethod
+    def require_verified(user: User) -> None:
+        if user.email_verified_at is None:
+            raise EmailNotVerified(VERIFY_FIRST)
 
     # ---- resolving a request's credentials --------------------------------------------------------
 
@@ -401,9 +532,7 @@ class AuthService:
         self, user: User, session: SessionRecord | None, current: str, new: str
     ) -> SignedIn | None:
         """Change the password; every other session is revoked and the current one is replaced."""
-        if not await self.deps.hasher.verify(user.password_hash, current):
-            await self._commit_audit("password_change", user_id=user.id, outcome="failed")
-            raise InvalidCredentials("the current password is wrong", field="current_password")
+        await self._check_password(user, current, event="password_change", field="current_password")
         self._check_policy(new, user.email, field="new_password")
         user.password_hash = await self.deps.hasher.hash(new)
         user.password_changed_at = _utcnow(self.deps.clock)
@@ -412,7 +541,7 @@ class AuthService:
         await self.db.commit()
         if session is None:
             return None
-        return await self._sign_in(user, mfa=session.mfa)
+        return await self._sign_in(user, mfa=session.mfa, reauth=True)
 
     async def list_sessions(self, user: User) -> list[SessionRecord]:
         return await self.deps.sessions.list(user.id)
@@ -494,13 +623,18 @@ class AuthService:
         return user
 
     async def request_password_reset(self, email: str) -> None:
-        """Mail a reset link when the account exists; the answer is the same either way."""
+        """Queue the reset for the worker. The request never looks the address up, so it does the same
+        work (and takes the same time) whether an account exists or not."""
         if self.client.rate_key:
             await self.deps.limiter.hit(self.settings.email_rate_per_ip, "email", self.client.rate_key)
         await self.deps.limiter.hit(self.settings.login_rate_per_account, "reset-account", account_key(email))
+        await self.deps.run_task(SEND_PASSWORD_RESET, {"email": email.strip()})
+
+    async def send_password_reset(self, email: str) -> bool:
+        """The worker's half: mail a reset link when an active account has this address."""
         user = await self.user_by_email(email)
         if user is None or not user.is_active:
-            return
+            return False
         token = await self._issue_email_token(user, TokenPurpose.RESET_PASSWORD)
         self._audit("password_reset_requested", user_id=user.id)
         await self.db.commit()
@@ -511,6 +645,7 @@ class AuthService:
             "If it was not you, ignore this message.\n"
         )
         await self.deps.send_email(user.email, "Reset your password", body, "reset_password")
+        return True
 
     async def reset_password(self, token: str, new_password: str) -> None:
         row = await self._consume(token, TokenPurpose.RESET_PASSWORD)
@@ -519,12 +654,16 @@ class AuthService:
         self._check_policy(new_password, user.email, field="new_password")
         user.password_hash = await self.deps.hasher.hash(new_password)
         user.password_changed_at = _utcnow(self.deps.clock)
-        # Receiving the mail proves control of the address.
+        # The link proves control of the address, so whatever was set up before (by anyone who registered
+        # or signed in with it) ends here: sessions, access tokens, unverified links, webhooks, feeds.
+        removed = await recovery.end_prior_access(self.db, user, _utcnow(self.deps.clock))
         user.email_verified_at = user.email_verified_at or _utcnow(self.deps.clock)
-        revoked = await self.deps.sessions.revoke_all(user.id)
-        self._audit("password_reset", user_id=user.id, sessions_revoked=revoked)
+        sessions = await self.deps.sessions.revoke_all(user.id)
+        self._audit("password_reset", user_id=user.id, sessions_revoked=sessions, removed=removed.as_dict())
         await self.db.commit()
         await self.deps.lockout.succeeded(account_key(user.email))
+        body = recovery.confirmation(user, sessions, removed)
+        await self.deps.send_email(user.email, "Your password was reset", body, "password_reset")
 
     # ---- TOTP ------------------------------------------------------------------------------------
 
@@ -554,12 +693,9 @@ class AuthService:
     async def totp_disable(self, user: User, password: str, code: str) -> None:
         if user.totp_enabled_at is None:
             raise Forbidden("two-factor authentication is not on")
-        if not await self.deps.hasher.verify(user.password_hash, password):
-            await self._commit_audit("totp_disabled", user_id=user.id, outcome="failed")
-            raise InvalidCredentials("the password is wrong", field="password")
-        if not (await self._accept_totp(user, code) or await self._use_recovery_code(user, code)):
-            await self._commit_audit("totp_disabled", user_id=user.id, outcome="failed")
-            raise InvalidMfaCode("the code is wrong or was already used", field="code")
+        # The password and the code, checked under the sign-in lockout, are this change's re-authentication.
+        await self._check_password(user, password, event="totp_disabled", field="password")
+        await self._check_totp(user, code, event="totp_disabled", recovery=True)
         user.totp_enabled_at = None
         user.totp_secret_encrypted = None
         user.totp_last_step = None
@@ -572,10 +708,14 @@ class AuthService:
     async def create_access_token(
         self, user: User, name: str, scopes: Sequence[str], expires_at: datetime | None
     ) -> tuple[str, AccessToken]:
+        self.require_verified(user)
         if "admin" in scopes and user.role is not Role.ADMIN:
             raise Forbidden("only administrators can create admin-scoped tokens", field="scopes")
-        if expires_at is not None and expires_at <= _utcnow(self.deps.clock):
+        now = _utcnow(self.deps.clock)
+        if expires_at is not None and expires_at <= now:
             raise BadToken("expires_at must be in the future", field="expires_at")
+        if expires_at is None:
+            expires_at = now + timedelta(days=self.settings.access_token_default_days)
         secret = PAT_PREFIX + new_token(32)
         row = AccessToken(
             user_id=user.id,

@@ -38,6 +38,9 @@ GENERATION = "aiwfe:principal-gen:"
 GLOBAL_GENERATION = "aiwfe:principal-gen"
 PRINCIPAL_FIELD = "principal"
 TOUCH_EVERY_SECONDS = 60
+MARK_REAUTH = (
+    "if redis.call('exists', KEYS[1]) == 1 then redis.call('hset', KEYS[1], 'reauth_at', ARGV[1]) end"
+)
 # Where an API session finds the store to tell about user changes (``async_sessionmaker(info=...)``).
 STORE_INFO_KEY = "aiwfe_session_store"
 _CHANGED_INFO_KEY = "aiwfe_changed_users"
@@ -74,6 +77,8 @@ class SessionRecord:
     ip: str
     user_agent: str
     mfa: bool
+    # When the holder last proved their password or a TOTP code (0: never; e.g. signed in through OAuth).
+    reauth_at: float = 0.0
 
     @property
     def short_id(self) -> str:
@@ -141,11 +146,12 @@ class SessionStore:
         self._snapshot_script = redis.register_script(_SNAPSHOT_SCRIPT)
 
     async def create(
-        self, user_id: uuid.UUID, ip: str, user_agent: str, *, mfa: bool
+        self, user_id: uuid.UUID, ip: str, user_agent: str, *, mfa: bool, reauth: bool = False
     ) -> tuple[str, SessionRecord]:
         token = new_token(32)
         now = self.clock()
-        record = SessionRecord(token_hash(token), user_id, now, now, ip, user_agent[:256], mfa)
+        reauth_at = now if reauth else 0.0
+        record = SessionRecord(token_hash(token), user_id, now, now, ip, user_agent[:256], mfa, reauth_at)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 KEY + record.id,
@@ -156,6 +162,7 @@ class SessionStore:
                     "ip": ip,
                     "user_agent": record.user_agent,
                     "mfa": int(mfa),
+                    "reauth_at": reauth_at,
                 },
             )
             pipe.expire(KEY + record.id, self.idle)
@@ -182,6 +189,7 @@ class SessionStore:
             ip=raw.get("ip", ""),
             user_agent=raw.get("user_agent", ""),
             mfa=raw.get("mfa") == "1",
+            reauth_at=float(raw.get("reauth_at", 0)),
         )
 
     def _expired(self, record: SessionRecord, now: float) -> bool:
@@ -243,6 +251,18 @@ class SessionStore:
                 pipe.expire(KEY + record.id, max(1, min(self.idle, remaining)))
                 await pipe.execute()
         return record
+
+    async def mark_reauth(self, session_id: str) -> float:
+        """Record that the session's holder just proved their password or TOTP code; returns the time."""
+        now = self.clock()
+        # Atomic: a session revoked meanwhile must not come back as a half-written hash.
+        await self.redis.eval(MARK_REAUTH, 1, KEY + session_id, str(now))
+        return now
+
+    async def alive(self, session_id: str) -> bool:
+        """Whether the session still exists and has not expired (no refresh of its idle timer)."""
+        record = await self._load(session_id)
+        return record is not None and not self._expired(record, self.clock())
 
     async def list(self, user_id: uuid.UUID) -> list[SessionRecord]:
         now = self.clock()

@@ -8,6 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from aiwfe.auth.deps import Principal, require_scope
+from aiwfe.auth.guards import verified_writer
 from aiwfe.calendar.deps import calendar_service
 from aiwfe.calendar.errors import InvalidQuery, UploadTooLarge
 from aiwfe.calendar.models import Calendar, CalendarImport, CalendarSource, ImportStatus
@@ -150,7 +151,7 @@ async def delete_calendar(
 async def enable_feed(
     calendar_id: uuid.UUID,
     request: Request,
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(verified_writer),
     service: CalendarService = Depends(calendar_service),
 ) -> FeedOut:
     """A new secret subscription URL (the previous one, if any, stops working)."""

@@ -24,6 +24,7 @@ from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from aiwfe.auth.models import User
 from aiwfe.calendar import ics, imports, quota
 from aiwfe.calendar.cache import FORMAT, PageCache
 from aiwfe.calendar.draft import EventDraft, checked
@@ -349,7 +350,12 @@ class CalendarService:
         await self.db.commit()
 
     async def feed_calendar(self, token: str) -> Calendar:
-        found = await self.db.scalar(select(Calendar).where(Calendar.feed_token_hash == token_hash(token)))
+        # A deactivated owner's feeds answer like revoked ones.
+        found = await self.db.scalar(
+            select(Calendar)
+            .join(User, User.id == Calendar.owner_id)
+            .where(Calendar.feed_token_hash == token_hash(token), User.is_active.is_(True))
+        )
         if found is None:
             raise FeedNotFound("this feed does not exist or was revoked")
         return found

@@ -119,6 +119,12 @@ class Settings(BaseSettings):
     verify_token_hours: int = Field(default=24, ge=1)
     invite_days: int = Field(default=7, ge=1, description="how long an invitation link works")
     reset_token_minutes: int = Field(default=60, ge=1)
+    reauth_minutes: int = Field(
+        default=10, ge=1, description="how long a password or TOTP check unlocks sensitive account changes"
+    )
+    access_token_default_days: int = Field(
+        default=90, ge=1, description="expiry of an access token created without expires_at"
+    )
     audit_retention_days: int = Field(default=365, ge=1)
 
     smtp_host: str = "127.0.0.1"
@@ -203,6 +209,9 @@ class Settings(BaseSettings):
     )
     jobs_events_max_seconds: float = Field(
         default=600.0, gt=0, description="a stream ends after this long; the browser reconnects"
+    )
+    jobs_events_max_streams_per_user: int = Field(
+        default=6, ge=1, description="progress streams one user may hold open at once (429 beyond)"
     )
 
     # --- event reminders (docs/reminders.md)

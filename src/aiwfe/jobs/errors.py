@@ -13,3 +13,9 @@ class InvalidCursor(AppError):
     status = 422
     code = "invalid-cursor"
     title = "The page cursor is not valid"
+
+
+class TooManyStreams(AppError):
+    status = 429
+    code = "too-many-streams"
+    title = "Too many open progress streams"

@@ -10,9 +10,12 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.auth.deps import Principal, require_scope
+from aiwfe.auth.liveness import still_signed_in
+from aiwfe.auth.service import AuthDeps
 from aiwfe.core.db import get_session
 from aiwfe.jobs.schemas import JobOut, JobPage
 from aiwfe.jobs.service import JobService
+from aiwfe.jobs.streams import StreamSlots
 
 jobs = APIRouter(prefix="/jobs", tags=["jobs"])
 routers = [jobs]
@@ -46,6 +49,11 @@ async def get_job(
     return await service.get_job(principal.user.id, job_id)
 
 
+def stream_slots(request: Request) -> StreamSlots:
+    state = request.app.state
+    return StreamSlots(state.redis, state.settings, state.auth.clock)
+
+
 async def followed_job(
     job_id: uuid.UUID,
     principal: Principal = Depends(require_scope("read")),
@@ -60,6 +68,15 @@ async def followed_job(
     return job
 
 
+async def stream_slot(
+    _: JobOut = Depends(followed_job),
+    principal: Principal = Depends(require_scope("read")),
+    slots: StreamSlots = Depends(stream_slots),
+) -> str:
+    """One of the user's few concurrent streams, taken before the stream starts (so too many is a 429)."""
+    return await slots.acquire(principal.user.id)
+
+
 @jobs.get(
     "/{job_id}/events",
     response_class=EventSourceResponse,
@@ -68,16 +85,29 @@ async def followed_job(
 async def job_events(
     request: Request,
     job: JobOut = Depends(followed_job),
+    slot: str = Depends(stream_slot),
     principal: Principal = Depends(require_scope("read")),
     service: JobService = Depends(job_service),
+    slots: StreamSlots = Depends(stream_slots),
 ) -> AsyncIterator[ServerSentEvent]:
-    """The job's progress as server-sent events until it finishes; reconnect to follow it further."""
+    """The job's progress as server-sent events until it finishes or the caller's session ends; reconnect
+    to follow it further. A user holds at most ``AIWFE_JOBS_EVENTS_MAX_STREAMS_PER_USER`` at once."""
+    auth: AuthDeps = request.app.state.auth
+    user_id = principal.user.id
+
+    async def signed_in() -> bool:
+        await slots.refresh(user_id, slot)
+        return await still_signed_in(principal, auth.sessions, request.app.state.sessionmaker, auth.clock)
+
     first = True
-    async for update in service.follow(principal.user.id, job, request.is_disconnected):
-        if update.job is None:
-            yield ServerSentEvent(comment="heartbeat")
-            continue
-        yield ServerSentEvent(
-            event=update.kind, data=update.job, id=str(job.id), retry=RECONNECT_MS if first else None
-        )
-        first = False
+    try:
+        async for update in service.follow(user_id, job, request.is_disconnected, signed_in):
+            if update.job is None:
+                yield ServerSentEvent(comment="heartbeat")
+                continue
+            yield ServerSentEvent(
+                event=update.kind, data=update.job, id=str(job.id), retry=RECONNECT_MS if first else None
+            )
+            first = False
+    finally:
+        await slots.release(user_id, slot)

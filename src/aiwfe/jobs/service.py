@@ -94,10 +94,15 @@ class JobService:
         return job
 
     async def follow(
-        self, user_id: uuid.UUID, job: JobOut, left: Callable[[], Awaitable[bool]]
+        self,
+        user_id: uuid.UUID,
+        job: JobOut,
+        left: Callable[[], Awaitable[bool]],
+        signed_in: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[Update]:
-        """The job now, then each change until it finishes (``done``), the client leaves, or the stream
-        has been open ``AIWFE_JOBS_EVENTS_MAX_SECONDS``; a heartbeat when nothing changed for a while."""
+        """The job now, then each change until it finishes (``done``), the client leaves, the caller's
+        session ends (``signed_in`` is asked at every poll), or the stream has been open
+        ``AIWFE_JOBS_EVENTS_MAX_SECONDS``; a heartbeat when nothing changed for a while."""
         settings = self.settings
         opened = last_sent = self.monotonic()
         # Whatever ends the stream other than the cases below is the client going away (cancellation).
@@ -110,6 +115,9 @@ class JobService:
                     return
                 await asyncio.sleep(settings.jobs_events_poll_seconds)
                 if await left():
+                    return
+                if signed_in is not None and not await signed_in():
+                    ended = "session_ended"
                     return
                 current = await self.find(user_id, job.id)
                 if current is None:  # its calendar was deleted meanwhile

@@ -84,7 +84,9 @@ class ConnectedAccounts:
         ids = list(
             await self.db.scalars(
                 select(OAuthAccount.id)
+                .join(User, User.id == OAuthAccount.user_id)
                 .where(
+                    User.is_active.is_(True),  # a deactivated user's tokens are left to expire
                     OAuthAccount.refresh_token_encrypted.is_not(None),
                     OAuthAccount.status == AccountStatus.ACTIVE,
                     OAuthAccount.token_expires_at <= due_before,

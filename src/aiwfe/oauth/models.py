@@ -33,6 +33,8 @@ class OAuthAccount(Base):
     subject: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Linked while the user's own address was unverified: a password reset by email link removes it.
+    linked_unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     display_name: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[AccountStatus] = mapped_column(
         Enum(AccountStatus, name="oauth_account_status", values_callable=lambda e: [m.value for m in e]),

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from aiwfe.auth.deps import Principal, auth_service, current_principal, require_scope, set_session_cookies
 from aiwfe.auth.errors import Forbidden
+from aiwfe.auth.guards import verified_recently_authenticated
 from aiwfe.auth.service import AuthService, MfaChallenge, SignedIn
 from aiwfe.core.settings import Environment, Settings
 from aiwfe.oauth.schemas import LinkStartOut, OAuthAccountOut, ProviderOut, UnlinkedOut
@@ -119,7 +120,7 @@ async def link(
     request: Request,
     response: Response,
     next_path: str = NextPath,
-    principal: Principal = Depends(current_principal),
+    principal: Principal = Depends(verified_recently_authenticated),
     service: OAuthService = Depends(oauth_service),
 ) -> LinkStartOut:
     """Start linking a provider account (with its data-access scopes); the browser goes to the URL."""

@@ -137,6 +137,8 @@ class OAuthService:
         scopes = list(config.scopes)
         params: dict[str, str] = {}
         if intent == "link":
+            if user is not None:
+                self.auth.require_verified(user)
             scopes += [scope for scope in config.connect_scopes if scope not in scopes]
             params = dict(config.connect_params)
         state, binding = new_token(32), new_token(24)
@@ -232,7 +234,13 @@ class OAuthService:
         )
 
     def _new_account(self, user: User, provider: Provider, identity: Identity) -> OAuthAccount:
-        account = OAuthAccount(user_id=user.id, provider=provider.name, subject=identity.subject, scopes=[])
+        account = OAuthAccount(
+            user_id=user.id,
+            provider=provider.name,
+            subject=identity.subject,
+            scopes=[],
+            linked_unverified=user.email_verified_at is None,
+        )
         self._describe(account, identity)
         self.db.add(account)
         return account

@@ -1,6 +1,6 @@
 import { expect, type Page } from '@playwright/test';
 import { addDays, mondayOf, test, TODAY, ZONE, type IsoDate } from './clock';
-import { expectAccessible, registerByApi, signIn, snap, uniqueEmail } from './helpers';
+import { expectAccessible, registerByApi, signIn, snap, uniqueEmail, verifyByMail } from './helpers';
 
 /** The instant of the wall time `time` (HH:MM) on `day` in the browser's zone, whatever its UTC offset then. */
 function wallTime(day: IsoDate, time: string): Date {
@@ -45,6 +45,7 @@ async function view(page: Page, name: 'Month' | 'Week' | 'Day' | 'Agenda') {
 test('a weekly event shows in week views, one occurrence is edited, an .ics imports with progress, an event is dragged', { tag: '@dated' }, async ({ page, request }) => {
 	const email = uniqueEmail('katherine');
 	await registerByApi(request, email, 'Katherine');
+	await verifyByMail(page, email);
 	await signIn(page, email);
 	await expect(page).toHaveURL(/\/calendar$/);
 	await expect(page.getByRole('checkbox', { name: 'Personal' })).toBeChecked();

@@ -75,6 +75,12 @@ export async function registerByApi(request: APIRequestContext, email: string, n
 	expect(response.status(), await response.text()).toBe(201);
 }
 
+/** Open the verification link registration mailed to `email`: tokens, feeds and webhooks need it. */
+export async function verifyByMail(page: Page, email: string): Promise<void> {
+	await page.goto(await linkFromMail(email, '/verify-email'));
+	await expect(page.getByText('Your email address is confirmed.')).toBeVisible();
+}
+
 export async function signIn(page: Page, email: string, password = PASSWORD): Promise<void> {
 	await page.goto('/login');
 	await page.getByLabel('Email').fill(email);

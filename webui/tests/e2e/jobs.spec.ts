@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { expectAccessible, registerByApi, signIn, snap, uniqueEmail } from './helpers';
+import { expectAccessible, registerByApi, signIn, snap, uniqueEmail, verifyByMail } from './helpers';
 
 /** An .ics of `count` events in 2020, large enough to become a background job. */
 function bulkIcs(count: number): string {
@@ -66,6 +66,7 @@ test('an import from the calendar settings is listed on the jobs page with its r
 test('a calendar can come from an ICS link or a CalDAV server, with its sync status', async ({ page, request }) => {
 	const email = uniqueEmail('sources');
 	await registerByApi(request, email, 'Sour Ces');
+	await verifyByMail(page, email);
 	await signIn(page, email);
 	await expect(page).toHaveURL(/\/calendar$/);
 

@@ -1,9 +1,10 @@
 import { expect, test } from '@playwright/test';
-import { expectAccessible, registerByApi, signIn, snap, uniqueEmail } from './helpers';
+import { expectAccessible, registerByApi, signIn, snap, uniqueEmail, verifyByMail } from './helpers';
 
 test('a personal access token is shown once, works as a bearer token, and can be revoked', async ({ page, request }) => {
 	const email = uniqueEmail('ada');
 	await registerByApi(request, email, 'Ada');
+	await verifyByMail(page, email);
 	await signIn(page, email);
 	await expect(page).toHaveURL(/\/calendar$/);
 	await page.goto('/settings/tokens');

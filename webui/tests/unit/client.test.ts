@@ -37,6 +37,12 @@ describe('ApiClient', () => {
 		expect(init.credentials).toBe('same-origin');
 	});
 
+	it('prefers the __Host- CSRF cookie the server sets on https', async () => {
+		const { client, fetch } = clientWith(jsonResponse(200, {}), 'aiwfe_csrf=stale; __Host-aiwfe_csrf=fresh');
+		await client.post('/me/reauth', { password: 'x' });
+		expect(sent(fetch).init.headers['X-CSRF-Token']).toBe('fresh');
+	});
+
 	it('sends no CSRF header on reads', async () => {
 		const { client, fetch } = clientWith(jsonResponse(200, []));
 		await client.get('/me/sessions', { limit: 5, before_id: undefined });

@@ -47,6 +47,8 @@ class Reminded:
     summary: str
     location: str
     start_local: datetime
+    owner_active: bool = True
+    owner_verified: bool = True
 
     def payload(self) -> dict[str, Any]:
         row = self.delivery
@@ -73,6 +75,10 @@ class Reminded:
         late = " (sent late)" if self.delivery.late else ""
         where = f" at {self.location}" if self.location else ""
         return f"{self.summary or '(no title)'} starts {when}{where}.{late}"
+
+
+class Undeliverable(Exception):
+    """The reminder must not go out at all (its owner is deactivated, or mail to an unverified address)."""
 
 
 class SendFailed(Exception):
@@ -102,7 +108,15 @@ async def _context(db: AsyncSession, row: Delivery) -> Reminded:
     ).one()
     event, calendar, user = found
     zone = ZoneInfo(event.tzid or calendar.time_zone)
-    return Reminded(row, user.email, event.summary, event.location, row.occurrence_start.astimezone(zone))
+    return Reminded(
+        row,
+        user.email,
+        event.summary,
+        event.location,
+        row.occurrence_start.astimezone(zone),
+        owner_active=user.is_active,
+        owner_verified=user.email_verified_at is not None,
+    )
 
 
 def _send_email(settings: Settings, reminded: Reminded) -> None:
@@ -164,6 +178,11 @@ async def _send(
     """Send through the row's channel; an in-app notification is only added to ``db``, committed with the
     mark that the row was sent."""
     reminded = await _context(db, row)
+    if not reminded.owner_active:
+        raise Undeliverable("the account is deactivated")
+    if row.channel is Channel.EMAIL and not reminded.owner_verified:
+        # Until the owner proves the address, it may be someone else's: send it nothing.
+        raise Undeliverable("the account's email address is not verified")
     if row.channel is Channel.IN_APP:
         await db.execute(
             insert(Notification)
@@ -207,7 +226,7 @@ async def deliver(
             await _send(db, settings, row, transport)
         except Exception as exc:
             await db.rollback()
-            permanent = isinstance(exc, webhook.WebhookUrlError | InvalidToken)
+            permanent = isinstance(exc, webhook.WebhookUrlError | InvalidToken | Undeliverable)
             error = f"{type(exc).__name__}: {exc}"
             return await _record_failure(db, settings, row, error, clock(), permanent=permanent)
         sent_at = clock()

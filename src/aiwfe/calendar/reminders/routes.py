@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.auth.deps import Principal, require_scope
+from aiwfe.auth.guards import verified_recently_authenticated
 from aiwfe.calendar.deps import calendar_service
 from aiwfe.calendar.reminders.schemas import (
     MAX_REMINDERS,
@@ -88,7 +89,7 @@ async def get_webhook(
 @hooks.post("/webhook", response_model=WebhookOut)
 async def configure_webhook(
     body: WebhookIn,
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(verified_recently_authenticated),
     service: ReminderService = Depends(reminder_service),
 ) -> WebhookOut:
     """Set the URL (``null`` disables) and/or rotate the signing secret (a new one is in this answer only)."""

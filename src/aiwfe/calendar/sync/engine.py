@@ -13,6 +13,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiwfe.auth.models import User
 from aiwfe.calendar import quota
 from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarSource, SyncStatus
@@ -50,7 +51,8 @@ async def run(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> str:
-    """Sync ``calendar_id`` once; returns ``changed``, ``unchanged``, ``error``, ``busy`` or ``gone``."""
+    """Sync ``calendar_id`` once; returns ``changed``, ``unchanged``, ``error``, ``busy``, ``gone`` or
+    ``inactive`` (its owner is deactivated)."""
     async with sessions() as db:
         calendar = await _locked(db, calendar_id)
         if calendar is None:
@@ -58,6 +60,9 @@ async def run(
         source = await db.get(SyncSource, calendar_id)
         if calendar.source not in ENGINES or source is None:
             return "gone"
+        owner = await db.get(User, calendar.owner_id)
+        if owner is None or not owner.is_active:
+            return "inactive"
         calendar.sync_status = SyncStatus.SYNCING
         kind, account_id = calendar.source, source.connected_account_id
         await db.commit()
@@ -121,8 +126,12 @@ async def due(
     the next scan does not enqueue it again; the run itself sets the time after it finishes."""
     now = datetime.now(UTC)
     async with sessions() as db:
+        # A deactivated owner's calendars are not synced (their sources wait, unchanged, for reactivation).
         sources = await db.scalars(
             select(SyncSource)
+            .join(Calendar, Calendar.id == SyncSource.calendar_id)
+            .join(User, User.id == Calendar.owner_id)
+            .where(User.is_active.is_(True))
             .where((SyncSource.next_sync_at.is_(None)) | (SyncSource.next_sync_at <= now))
             .order_by(SyncSource.next_sync_at.nulls_first())
             .limit(limit)

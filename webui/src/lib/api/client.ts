@@ -6,6 +6,8 @@
 import { ApiError, NetworkError, type Problem } from './problem';
 
 export const CSRF_COOKIE = 'aiwfe_csrf';
+/** Over https the server sets the CSRF cookie as a `__Host-` cookie (Secure, Path=/, no Domain). */
+export const HOST_CSRF_COOKIE = `__Host-${CSRF_COOKIE}`;
 export const CSRF_HEADER = 'X-CSRF-Token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -92,7 +94,8 @@ export class ApiClient {
 
 	/** The CSRF token the server set at sign-in (readable cookie, echoed in a header on writes). */
 	csrfToken(): string | undefined {
-		return readCookie(this.cookies(), CSRF_COOKIE);
+		const jar = this.cookies();
+		return readCookie(jar, HOST_CSRF_COOKIE) ?? readCookie(jar, CSRF_COOKIE);
 	}
 
 	url(path: string, query?: Query, absolute = false): string {

@@ -62,6 +62,9 @@ export const me = {
 	sessions: () => client.get<Session[]>('/me/sessions'),
 	revokeSession: (id: string) => client.delete(`/me/sessions/${encodeURIComponent(id)}`),
 	revokeOtherSessions: () => client.post<{ revoked: number }>('/me/sessions/revoke-others'),
+	/** Confirm the password (or a TOTP code) again before tokens, two-factor changes, links, webhooks. */
+	reauth: (body: { password: string } | { code: string }) =>
+		client.post<{ reauth_until: string }>('/me/reauth', body),
 	totpSetup: () => client.post<TotpSetup>('/me/totp/setup'),
 	totpConfirm: (code: string) => client.post<{ recovery_codes: string[] }>('/me/totp/confirm', { code }),
 	totpDisable: (password: string, code: string) => client.post<void>('/me/totp/disable', { password, code }),

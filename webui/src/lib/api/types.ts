@@ -70,9 +70,10 @@ export interface UserPage {
 	items: User[];
 }
 
+/** Through the proxy only `status` (`ok` or `failed`); a direct request to an API replica has the rest. */
 export interface ReadyCheck {
 	status: string;
-	latency_ms: number;
+	latency_ms?: number;
 	[key: string]: unknown;
 }
 
