@@ -135,12 +135,12 @@ def base_settings(postgres: PostgresCluster, redis_server: RedisServer, smtp_sin
 
 
 @pytest.fixture
-def settings(base_settings: Settings) -> Iterator[Settings]:
+def settings(base_settings: Settings, smtp_sink: SmtpSink) -> Iterator[Settings]:
     yield base_settings
-    _reset(base_settings)
+    _reset(base_settings, smtp_sink.folder)
 
 
-def _reset(settings: Settings) -> None:
+def _reset(settings: Settings, mail_folder: Path) -> None:
     """Empty every application table and the Redis database after a test."""
 
     async def truncate() -> None:
@@ -170,7 +170,8 @@ def _reset(settings: Settings) -> None:
                 raise
             time.sleep(0.5)
     redis.Redis.from_url(settings.redis_url.get_secret_value()).flushdb()
-    for message in Path(tempfile.gettempdir()).glob("aiwfe-test-mail-*/*.eml"):
+    # Only this session's sink: another test run on the machine keeps its own mail.
+    for message in mail_folder.glob("*.eml"):
         message.unlink()
 
 

@@ -24,6 +24,7 @@ from aiwfe.calendar.sync import engine
 from aiwfe.calendar.sync.deps import sync_enqueuer
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
+from aiwfe.ops.smtp_sink import SmtpSink
 
 
 @dataclass
@@ -95,10 +96,10 @@ LOOPBACK = "127.0.0.1/32"  # the test servers' address, and nothing else of loop
 
 
 @pytest.fixture
-def loopback_settings(base_settings: Settings) -> Iterator[Settings]:
+def loopback_settings(base_settings: Settings, smtp_sink: SmtpSink) -> Iterator[Settings]:
     """The test settings with sources on 127.0.0.1 allowed (the API checks a source when it is created)."""
     yield base_settings.model_copy(update={"outbound_allow_networks": LOOPBACK})
-    _reset(base_settings)
+    _reset(base_settings, smtp_sink.folder)
 
 
 @pytest.fixture

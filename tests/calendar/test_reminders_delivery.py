@@ -148,7 +148,7 @@ def settings(base_settings: Settings, mail_sink: SmtpSink) -> Iterator[Settings]
             "smtp_port": mail_sink.controller.port,
         }
     )
-    _reset(base_settings)
+    _reset(base_settings, mail_sink.folder)
     redis.Redis.from_url(_broker_url(base_settings)).flushdb()
 
 
