@@ -2,15 +2,16 @@
 # The compose `backup` service: pgBackRest's schedule for aiwfe.
 #   - creates the stanza (idempotent) and proves WAL archiving reaches the repository (`check`);
 #   - takes a full backup at start when the repository has none, then one every day at
-#     AIWFE_BACKUP_HOUR_UTC (default 02:00 UTC); pgBackRest expires what the 30-day retention no longer needs;
+#     BACKUP_FULL_HOUR_UTC (default 02:00 UTC); pgBackRest expires what the 30-day retention no longer needs;
 #   - continuous WAL archiving itself is PostgreSQL's archive_command (compose/postgres/postgresql.conf).
 # `schedule.sh health` is the container healthcheck: healthy while the newest backup is under 26 hours old.
 # Logs are one JSON object per line on stdout, like every other aiwfe process.
 set -eu
 
 STANZA="${PGBACKREST_STANZA:-aiwfe}"
-HOUR="${AIWFE_BACKUP_HOUR_UTC:-2}"
-MAX_AGE_SECONDS="${AIWFE_BACKUP_MAX_AGE_SECONDS:-93600}"
+# Not AIWFE_*: those names are the application's settings (tests/deploy/test_compose.py).
+HOUR="${BACKUP_FULL_HOUR_UTC:-2}"
+MAX_AGE_SECONDS="${BACKUP_MAX_AGE_SECONDS:-93600}"
 
 # log LEVEL EVENT [EXTRA]: EXTRA is a JSON fragment of further fields, e.g. '"wait_seconds":60'.
 log() {

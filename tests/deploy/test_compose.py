@@ -625,6 +625,48 @@ def test_backup_healthcheck_needs_a_backup_younger_than_26_hours(
     assert (result.returncode == 0) is healthy, result.stdout + result.stderr
 
 
+def _script_variables(script: Path) -> set[str]:
+    """Variables a shell script reads with a default: ${NAME:-default}."""
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):-", script.read_text()))
+
+
+def test_backup_service_passes_exactly_the_variables_its_script_reads(
+    raw: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    script = ROOT / "compose" / "backup" / "schedule.sh"
+    read = _script_variables(script)
+    passed = set(environment(raw["services"]["backup"]))
+    assert read - passed == set(), f"schedule.sh reads {sorted(read - passed)}, which compose never sets"
+    assert passed - read == set(), f"compose sets {sorted(passed - read)}, which schedule.sh never reads"
+    example = read_env_file(ENV_EXAMPLE)
+    for key, value in environment(raw["services"]["backup"]).items():
+        for name in references(value):
+            assert name in example, f"backup.{key} reads {name}, which compose/env.example lacks"
+
+
+def test_backup_max_age_from_env_reaches_the_healthcheck(
+    raw: dict[str, Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    """An operator's BACKUP_MAX_AGE_SECONDS in .env changes what the healthcheck accepts."""
+    now = int(time.time())
+    fake = tmp_path / "pgbackrest"
+    fake.write_text(
+        f'#!/bin/sh\necho \'[{{"backup":[{{"timestamp":{{"start":{now - 400},"stop":{now - 300}}}}}]}}]\'\n'
+    )
+    fake.chmod(0o755)
+    results = {}
+    for limit in ("100", "100000"):
+        backup = interpolate(raw, {**env, "BACKUP_MAX_AGE_SECONDS": limit})["services"]["backup"]
+        test = backup["healthcheck"]["test"]
+        script = {target: source for source, target, _ in bind_mounts(backup)}[test[2]]
+        run_env = {**os.environ, **environment(backup), "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+        done = subprocess.run(
+            [test[1], str(ROOT / script), *test[3:]], env=run_env, capture_output=True, check=False
+        )
+        results[limit] = done.returncode == 0
+    assert results == {"100": False, "100000": True}, results
+
+
 # ---- monitoring profile -----------------------------------------------------------------------------------
 
 
