@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
@@ -665,6 +666,63 @@ def test_backup_max_age_from_env_reaches_the_healthcheck(
         )
         results[limit] = done.returncode == 0
     assert results == {"100": False, "100000": True}, results
+
+
+def _backup_too_old_metrics(rule_file: Path) -> set[str]:
+    """The metric names BackupTooOld's expression reads in one rule file."""
+    for group in yaml.safe_load(rule_file.read_text())["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == "BackupTooOld":
+                names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", rule["expr"]))
+                return {name for name in names if name.count("_") >= 2}
+    raise AssertionError(f"no BackupTooOld in {rule_file}")
+
+
+def test_backup_too_old_is_fed_by_the_backup_service_through_node_exporter(
+    raw: dict[str, Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    """On compose nothing runs `aiwfe backup now`: the backup service itself must publish the metric."""
+    services = interpolate(raw, env)["services"]
+    backup, exporter = services["backup"], services["node-exporter"]
+    metrics_dir = environment(backup)["BACKUP_METRICS_DIR"]
+    # The folder the script writes is a volume node-exporter's textfile collector reads.
+    volume = {target: source for source, target, _ in bind_mounts(backup)}[metrics_dir]
+    textfile = {source: target for source, target, _ in bind_mounts(exporter)}[volume]
+    assert f"--collector.textfile.directory={textfile}" in exporter["command"]
+    assert volume in raw["volumes"]
+    # The script, run as the healthcheck with pgBackRest reporting a backup, writes the metric.
+    stop = 1_700_000_000
+    fake = tmp_path / "bin" / "pgbackrest"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho \'[{{"backup":[{{"timestamp":{{"start":1,"stop":{stop}}}}}]}}]\'\n')
+    fake.chmod(0o755)
+    out = tmp_path / "textfile"
+    out.mkdir()
+    test = backup["healthcheck"]["test"]
+    script = {target: source for source, target, _ in bind_mounts(backup)}[test[2]]
+    run_env = {
+        **os.environ,
+        **environment(backup),
+        "BACKUP_METRICS_DIR": str(out),
+        "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    subprocess.run([test[1], str(ROOT / script), *test[3:]], env=run_env, capture_output=True, check=False)
+    written = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families((out / "aiwfe_backup.prom").read_text())
+        for sample in family.samples
+    }
+    rule_metrics = _backup_too_old_metrics(ROOT / "monitoring" / "prometheus" / "rules" / "postgres.yml")
+    assert set(written) == rule_metrics, (
+        f"the script writes {set(written)}, BackupTooOld reads {rule_metrics}"
+    )
+    assert written == dict.fromkeys(rule_metrics, float(stop))
+    assert [p.name for p in out.iterdir()] == ["aiwfe_backup.prom"], "a temporary file was left behind"
+
+
+def test_backup_metrics_folder_belongs_to_the_backup_user_in_the_image() -> None:
+    dockerfile = (ROOT / "compose" / "postgres" / "Dockerfile").read_text()
+    assert re.search(r"install -d -o postgres -g postgres -m 0755 /var/lib/aiwfe-backup-metrics", dockerfile)
 
 
 # ---- monitoring profile -----------------------------------------------------------------------------------

@@ -733,6 +733,19 @@ def test_prometheus_rule_carries_every_monitoring_rule_group(render: Render) -> 
     assert [g["name"] for g in rule["spec"]["groups"]] == expected
 
 
+def test_kubernetes_rules_read_cloudnativepg_metrics_not_the_host_exporters(render: Render) -> None:
+    """BackupTooOld and the PostgreSQL alerts on Kubernetes read what CloudNativePG and its Barman Cloud
+    plugin export; the local stack's backup metric and postgres_exporter's pg_* never exist there."""
+    rule = one(documents(render("env/prod.yaml")), "PrometheusRule", RELEASE)
+    (postgres,) = [group for group in rule["spec"]["groups"] if group["name"] == "postgres"]
+    exprs = {r["alert"]: r["expr"] for r in postgres["rules"] if "alert" in r}
+    assert "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp" in exprs["BackupTooOld"]
+    for alert, expr in exprs.items():
+        assert "aiwfe_backup_last_success_timestamp_seconds" not in expr, alert
+        assert not re.search(r"\bpg_(up|stat_\w+|settings_\w+)\b", expr), f"{alert}: {expr}"
+        assert "namespace" in expr, f"{alert} does not keep namespaces apart: {expr}"
+
+
 def test_service_monitors_keep_the_compose_job_labels(render: Render) -> None:
     monitors = by_kind(documents(render("env/prod.yaml")), "ServiceMonitor")
     for component, port in (("api", "http"), ("worker", "metrics")):

@@ -21,8 +21,10 @@ from aiwfe.ops.ports import free_ports
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
 PROMETHEUS = MONITORING / "prometheus"
-RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
-RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
+# rules/ runs everywhere; rules-kubernetes/ replaces a file of the same name on Kubernetes (the chart).
+RULE_DIRS = {"rules": "tests", "rules-kubernetes": "tests-kubernetes"}
+RULE_FILES = sorted(path for folder in RULE_DIRS for path in (PROMETHEUS / folder).glob("*.yml"))
+RULE_TESTS = sorted(path for folder in RULE_DIRS.values() for path in (PROMETHEUS / folder).glob("*.yml"))
 ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
 DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
 RUNBOOKS = ROOT / "docs" / "runbooks"
@@ -96,7 +98,36 @@ def _without_grafana_variables(expr: str) -> str:
 def test_every_rule_file_has_a_unit_test_file_and_dashboards_exist() -> None:
     assert RULE_FILES
     assert DASHBOARDS
-    assert {p.name.removesuffix(".test.yml") for p in RULE_TESTS} == {p.stem for p in RULE_FILES}
+    tested = {(p.parent.name, p.name.removesuffix(".test.yml")) for p in RULE_TESTS}
+    assert tested == {(RULE_DIRS[p.parent.name], p.stem) for p in RULE_FILES}
+    assert {p.name for p in (PROMETHEUS / "rules-kubernetes").glob("*.yml")} <= {
+        p.name for p in (PROMETHEUS / "rules").glob("*.yml")
+    }, "a Kubernetes rule file must replace one of rules/ (same name, same alerts)"
+
+
+def _alerts_of(path: Path) -> list[str]:
+    return sorted(
+        rule["alert"] for group in _load_yaml(path)["groups"] for rule in group["rules"] if "alert" in rule
+    )
+
+
+@pytest.mark.parametrize(
+    "replacement", sorted((PROMETHEUS / "rules-kubernetes").glob("*.yml")), ids=lambda p: p.name
+)
+def test_kubernetes_rule_files_keep_the_alerts_they_replace(replacement: Path) -> None:
+    assert _alerts_of(replacement) == _alerts_of(PROMETHEUS / "rules" / replacement.name)
+
+
+def test_local_stack_backup_metric_is_exported_by_the_worker_and_written_by_backup_now() -> None:
+    """BackupTooOld on the local stack: `aiwfe backup now` stores the time, the worker exports it."""
+    groups = _load_yaml(PROMETHEUS / "rules" / "postgres.yml")["groups"]
+    expr = next(
+        rule["expr"] for group in groups for rule in group["rules"] if rule.get("alert") == "BackupTooOld"
+    )
+    exported = set(re.findall(r'"(aiwfe_[a-z0-9_]+)"', (ROOT / "src/aiwfe/worker/metrics.py").read_text()))
+    assert "aiwfe_backup_last_success_timestamp_seconds" in exported
+    assert "aiwfe_backup_last_success_timestamp_seconds" in expr
+    assert "LAST_BACKUP_KEY" in (ROOT / "src" / "aiwfe" / "ops" / "cli.py").read_text()
 
 
 def test_prometheus_config_is_valid(prometheus_tools: dict[str, str]) -> None:
