@@ -163,6 +163,31 @@ def test_rule_unit_tests_pass(prometheus_tools: dict[str, str], test_file: Path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+AGGREGATION = re.compile(
+    r"\b(sum|max|min|avg|count|topk|bottomk|quantile)\s*(by|without)?\s*(\([^()]*\))?\s*\("
+)
+# Rule files that never run on Kubernetes (a rules-kubernetes/ file of the same name replaces them there).
+HOST_ONLY = {path.name for path in (PROMETHEUS / "rules-kubernetes").glob("*.yml")}
+
+
+@pytest.mark.parametrize("rule_file", RULE_FILES, ids=[f"{p.parent.name}/{p.name}" for p in RULE_FILES])
+def test_kubernetes_rules_keep_namespaces_apart(rule_file: Path) -> None:
+    """Staging and production share one Prometheus and one set of job names: an aggregation that drops
+    `namespace` lets a healthy staging hide a production outage (and mixes their ratios)."""
+    if rule_file.parent.name == "rules" and rule_file.name in HOST_ONLY:
+        pytest.skip(f"{rule_file.name} runs only on the local stack and compose")
+    dropping = []
+    for group in _load_yaml(rule_file)["groups"]:
+        for rule in group["rules"]:
+            for match in AGGREGATION.finditer(rule["expr"]):
+                grouping, labels = match.group(2), match.group(3) or ""
+                keeps = grouping == "without" and "namespace" not in labels
+                keeps = keeps or (grouping == "by" and "namespace" in labels)
+                if not keeps:
+                    dropping.append(f"{rule.get('alert') or rule.get('record')}: {match.group(0)}")
+    assert dropping == [], f"aggregations without namespace in {rule_file.name}: {dropping}"
+
+
 def test_brief_alerts_exist() -> None:
     briefed = {
         "PodRestartingOften", "ContainerMemoryHigh", "NodeMemoryHigh", "ApiResponseTimeHigh",
