@@ -733,6 +733,20 @@ def test_prometheus_rule_carries_every_monitoring_rule_group(render: Render) -> 
     assert [g["name"] for g in rule["spec"]["groups"]] == expected
 
 
+@pytest.mark.parametrize("file_id", ["env/prod.yaml", "ci/prod-like-values.yaml"])
+def test_postgresql_pod_monitor_carries_the_label_prometheus_selects(render: Render, file_id: str) -> None:
+    docs = documents(render(file_id))
+    selected = one(docs, "ServiceMonitor", name_of("api"))["metadata"]["labels"]
+    monitor = one(docs, "PodMonitor", name_of("pg"))
+    wanted = yaml.safe_load((VALUE_FILES[file_id]).read_text())["metrics"]["serviceMonitor"].get("labels", {})
+    assert wanted.items() <= monitor["metadata"]["labels"].items()
+    assert {k: selected[k] for k in wanted} == wanted
+    assert monitor["spec"]["selector"]["matchLabels"] == {"cnpg.io/cluster": name_of("pg")}
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    # The operator's own PodMonitor has no labels: it stays off so there is only one, selectable, monitor.
+    assert one(docs, "Cluster", name_of("pg"))["spec"]["monitoring"]["enablePodMonitor"] is False
+
+
 def test_kubernetes_rules_read_cloudnativepg_metrics_not_the_host_exporters(render: Render) -> None:
     """BackupTooOld and the PostgreSQL alerts on Kubernetes read what CloudNativePG and its Barman Cloud
     plugin export; the local stack's backup metric and postgres_exporter's pg_* never exist there."""
