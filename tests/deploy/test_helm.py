@@ -747,6 +747,86 @@ def test_postgresql_pod_monitor_carries_the_label_prometheus_selects(render: Ren
     assert one(docs, "Cluster", name_of("pg"))["spec"]["monitoring"]["enablePodMonitor"] is False
 
 
+# Where each metric family comes from on Kubernetes: (kind, name) of the chart object that scrapes it, or
+# None for kube-prometheus-stack's own exporters (kube-state-metrics, cAdvisor, node-exporter).
+METRIC_SOURCES = {
+    "aiwfe_": ("ServiceMonitor", "api|worker"),
+    "cnpg_": ("PodMonitor", "pg"),
+    "barman_cloud_": ("PodMonitor", "pg"),
+    "redis_": ("PodMonitor", "redis"),
+    "probe_": ("Probe", "blackbox"),
+    "kube_": None,
+    "container_": None,
+    "node_": None,
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects (label matchers, ranges, groupings and calls removed)."""
+    expr = re.sub(r'"[^"]*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    words = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", expr))
+    return words - {"and", "or", "unless", "bool", "offset"}
+
+
+def test_every_kubernetes_alert_reads_metrics_something_deployed_exports(render: Render) -> None:
+    """Validators check shape: this checks that each alert of the PrometheusRule can ever have data."""
+    docs = documents(render("env/prod.yaml"))
+    rule = one(docs, "PrometheusRule", RELEASE)
+    recorded = {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
+    monitors = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    missing = []
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            names = metric_names(r["expr"])
+            for name in names:
+                if name in recorded or name in {
+                    "up",
+                    "time",
+                    "by",
+                    "on",
+                    "and",
+                    "or",
+                    "unless",
+                    "le",
+                    "namespace",
+                }:
+                    continue
+                source = next(
+                    (v for prefix, v in METRIC_SOURCES.items() if name.startswith(prefix)), "unknown"
+                )
+                if source is None:
+                    continue
+                if source == "unknown":
+                    missing.append(f"{r.get('alert') or r.get('record')}: {name} has no known exporter")
+                    continue
+                kind, components = source
+                if not any((kind, name_of(c)) in monitors for c in components.split("|")):
+                    missing.append(f"{r.get('alert') or r.get('record')}: {name} needs a {kind} {components}")
+    assert missing == []
+
+
+def test_redis_exporter_and_certificate_probe_are_deployed_and_reachable(render: Render) -> None:
+    docs = documents(render("env/prod.yaml"))
+    for role in ("primary", "replica"):
+        pod = one(docs, "StatefulSet", name_of(f"redis-{role}"))["spec"]["template"]["spec"]
+        exporter = next(c for c in pod["containers"] if c["name"] == "exporter")
+        assert {p["containerPort"] for p in exporter["ports"]} == {9121}
+        env = {e["name"]: e for e in exporter["env"]}
+        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "REDIS_PASSWORD"
+    monitor = one(docs, "PodMonitor", name_of("redis"))
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    redis_policy = one(docs, "NetworkPolicy", name_of("redis"))["spec"]["ingress"]
+    assert any(p["port"] == 9121 for rule in redis_policy for p in rule["ports"])
+    probe = one(docs, "Probe", name_of("blackbox"))["spec"]
+    assert probe["jobName"] == "tls-certificates"
+    assert probe["targets"]["staticConfig"]["static"] == ["aiwfe.example.com:443"]
+    assert probe["prober"]["url"].startswith(f"{name_of('blackbox')}.{NAMESPACE}.svc:")
+    config = one(docs, "ConfigMap", name_of("blackbox"))["data"]["blackbox.yml"]
+    assert probe["module"] in yaml.safe_load(config)["modules"]
+
+
 def test_kubernetes_rules_read_cloudnativepg_metrics_not_the_host_exporters(render: Render) -> None:
     """BackupTooOld and the PostgreSQL alerts on Kubernetes read what CloudNativePG and its Barman Cloud
     plugin export; the local stack's backup metric and postgres_exporter's pg_* never exist there."""
@@ -790,6 +870,21 @@ def argocd_apps() -> dict[str, dict[str, Any]]:
             if doc and doc["kind"] == "Application":
                 apps[doc["metadata"]["name"]] = doc
     return apps
+
+
+def test_kubernetes_loki_keeps_the_briefed_retention() -> None:
+    """30 days for application logs, 7 for debug lines: the same limits as the local stack and compose."""
+    shared = yaml.safe_load((ROOT / "monitoring/loki/loki.yml").read_text())
+    app = yaml.safe_load((K8S / "argocd/apps/loki.yaml").read_text())
+    loki = app["spec"]["source"]["helm"]["valuesObject"]["loki"]
+    for key in ("retention_period", "retention_stream", "max_query_lookback"):
+        assert loki["limits_config"][key] == shared["limits_config"][key], key
+    assert loki["limits_config"]["retention_period"] == "720h"
+    assert loki["limits_config"]["retention_stream"] == [
+        {"selector": '{level="debug"}', "priority": 1, "period": "168h"}
+    ]
+    for key in ("retention_enabled", "retention_delete_delay", "compaction_interval", "delete_request_store"):
+        assert loki["compactor"][key] == shared["compactor"][key], key
 
 
 def test_argocd_syncs_staging_automatically_and_prod_by_hand() -> None:
