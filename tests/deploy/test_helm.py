@@ -711,6 +711,51 @@ def test_istio_enforces_mtls_and_ejects_failing_api_replicas(render: Render) -> 
     assert rule["outlierDetection"]["consecutive5xxErrors"] > 0
 
 
+@pytest.mark.parametrize(
+    "sets",
+    [(), ("istio.enabled=true",), ("istio.enabled=true", "worker.autoscaling.keda.enabled=true")],
+    ids=["vault-external", "prod", "prod-keda"],
+)
+def test_strict_mtls_lets_in_every_client_from_outside_the_mesh(
+    render: Render, sets: tuple[str, ...]
+) -> None:
+    """Every port a NetworkPolicy opens to another namespace (ingress controller, Prometheus, KEDA, the
+    CloudNativePG operator: none of them has a mesh certificate) must be PERMISSIVE for those pods."""
+    file_id = "ci/external-secrets-vault-values.yaml" if not sets else "env/prod.yaml"
+    docs = documents(render(file_id, *sets))
+    permissive = {
+        (tuple(sorted(pa["spec"]["selector"]["matchLabels"].items())), int(port))
+        for pa in by_kind(docs, "PeerAuthentication").values()
+        for port, mode in pa["spec"].get("portLevelMtls", {}).items()
+        if mode["mode"] == "PERMISSIVE"
+    }
+
+    def named_port(selector: tuple[tuple[str, str], ...], name: str) -> int:
+        for doc in docs:
+            if doc["kind"] in WORKLOAD_KINDS and set(selector) <= set(
+                doc["spec"]["template"]["metadata"]["labels"].items()
+            ):
+                for container in doc["spec"]["template"]["spec"]["containers"]:
+                    for port in container.get("ports", []):
+                        if port["name"] == name:
+                            return int(port["containerPort"])
+        raise AssertionError(f"no pod selected by {selector} has a port named {name}")
+
+    needed = set()
+    for policy in by_kind(docs, "NetworkPolicy").values():
+        selector = tuple(sorted(policy["spec"]["podSelector"].get("matchLabels", {}).items()))
+        for rule in policy["spec"].get("ingress", []):
+            if any("namespaceSelector" in peer for peer in rule.get("from", [])):
+                for port in rule.get("ports", []):
+                    number = (
+                        port["port"] if isinstance(port["port"], int) else named_port(selector, port["port"])
+                    )
+                    needed.add((selector, number))
+    assert needed, "no NetworkPolicy admits a client from another namespace"
+    assert sorted(needed - permissive) == []
+    assert one(docs, "PeerAuthentication", RELEASE)["spec"]["mtls"]["mode"] == "STRICT"
+
+
 @pytest.mark.parametrize("file_id", sorted(VALUE_FILES))
 def test_service_accounts_have_no_token_and_no_roles(render: Render, file_id: str) -> None:
     docs = documents(render(file_id))
