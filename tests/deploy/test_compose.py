@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
-from aiwfe.ops.redis import RedisServer
+from aiwfe.ops.redis import PERSISTENCE_CONF, RedisServer, persistence
 from aiwfe.ops.stack import Stack, StackSettings
 from aiwfe.ops.system import POSTGRES, REDIS, ensure_installed, postgres_bindir
 
@@ -501,6 +501,10 @@ def test_redis_refuses_writes_instead_of_evicting_and_persists_like_the_local_st
     text = conf.read_text()
     assert "\ndir /data\n" in text
     local_conf = tmp_path / "redis.conf"
+    assert any(
+        target == "/usr/local/etc/redis/persistence.conf" for _, target, _ in bind_mounts(services["redis"])
+    )
+    text = text.replace("include /usr/local/etc/redis/persistence.conf", f"include {PERSISTENCE_CONF}")
     local_conf.write_text(text.replace("\ndir /data\n", f"\ndir {tmp_path}\n"))
     (port,) = free_ports(1)
     proc = subprocess.Popen(
@@ -537,8 +541,14 @@ def test_redis_refuses_writes_instead_of_evicting_and_persists_like_the_local_st
     local = RedisServer(tmp_path / "local", 6379, "x")
     local.write_config()
     local_lines = dict(line.split(" ", 1) for line in local.conf_path.read_text().splitlines()[1:])
-    for key in ("maxmemory", "maxmemory-policy", "appendonly", "appendfsync", "save"):
+    for key in ("maxmemory", "maxmemory-policy"):
         assert re.search(rf"^{key} {re.escape(local_lines[key])}$", conf.read_text(), re.M), key
+    # Persistence has one source, compose/redis/persistence.conf: the running server and the local stack
+    # both have exactly its values, and neither config file repeats them.
+    for key, value in persistence().items():
+        assert found[key] == value, key
+        assert local_lines[key] == value, key
+        assert not re.search(rf"^{key} ", conf.read_text(), re.M), f"redis.conf repeats {key}"
 
 
 def _postgres_conf() -> dict[str, str]:

@@ -592,6 +592,21 @@ def test_secret_settings_come_from_secret_refs_only(render: Render, file_id: str
 # --- data plane -----------------------------------------------------------------------------------
 
 
+def test_redis_persistence_comes_from_the_shared_file(render: Render) -> None:
+    """Snapshots and AOF as on compose and the local stack: compose/redis/persistence.conf, not a copy."""
+    shared = (ROOT / "compose/redis/persistence.conf").read_text()
+    expected = [line for line in shared.splitlines() if line and not line.startswith("#")]
+    conf = one(documents(render("env/prod.yaml")), "ConfigMap", name_of("redis"))["data"]["redis.conf"]
+    directives = [
+        line.strip() for line in conf.splitlines() if line.strip() and not line.strip().startswith("#")
+    ]
+    for key in ("appendonly", "appendfsync", "save"):
+        assert [d for d in directives if d.startswith(f"{key} ")] == [
+            e for e in expected if e.startswith(f"{key} ")
+        ]
+    assert (CHART / "files/redis-persistence.conf").resolve() == (ROOT / "compose/redis/persistence.conf")
+
+
 def test_prod_postgresql_has_three_instances_wal_archiving_and_30_day_backups(render: Render) -> None:
     docs = documents(render("env/prod.yaml"))
     cluster = one(docs, "Cluster", name_of("pg"))["spec"]
