@@ -947,24 +947,21 @@ def test_kubernetes_loki_keeps_the_briefed_retention() -> None:
         assert loki["compactor"][key] == shared["compactor"][key], key
 
 
-def test_argocd_syncs_staging_automatically_and_prod_by_hand() -> None:
-    apps = argocd_apps()
-    staging, prod = apps["aiwfe-staging"]["spec"], apps["aiwfe-prod"]["spec"]
-    assert staging["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-    assert "automated" not in prod.get("syncPolicy", {})
-    assert staging["source"]["helm"]["valueFiles"] == ["../../environments/staging.yaml"]
-    assert prod["source"]["helm"]["valueFiles"] == ["../../environments/prod.yaml"]
-    for app in (staging, prod):
-        chart = (K8S / "argocd" / app["source"]["path"]).resolve()
-        assert not chart.exists() or chart == CHART  # paths are repo-relative
-        assert (ROOT / app["source"]["path"] / app["source"]["helm"]["valueFiles"][0]).resolve().is_file()
+def test_argocd_installs_the_platform_but_never_deploys_aiwfe() -> None:
+    """One deployer per environment: .github/workflows/deploy.yml (helm, smoke test, rollback, digests).
+    An Argo CD Application with self-heal on the same release would undo each deploy and vice versa."""
+    for name, app in argocd_apps().items():
+        source = app["spec"].get("source", {})
+        assert "charts/aiwfe" not in source.get("path", ""), f"Argo CD app {name} deploys the aiwfe chart"
+        assert app["spec"]["destination"].get("namespace") not in {"aiwfe-staging", "aiwfe-prod"}, name
 
 
 def test_argocd_platform_charts_are_pinned_and_installed_before_aiwfe() -> None:
     apps = argocd_apps()
     platform = {name: app for name, app in apps.items() if "chart" in app["spec"]["source"]}
     assert {"cert-manager", "cloudnative-pg", "keda", "kube-prometheus-stack", "loki"} <= set(platform)
-    aiwfe_wave = int(apps["aiwfe-prod"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    # Before the namespaces and anything else (wave 0); aiwfe itself is deployed by deploy.yml afterwards.
+    aiwfe_wave = 0
     for name, app in platform.items():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", app["spec"]["source"]["targetRevision"]), name
         assert int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < aiwfe_wave, name
