@@ -273,6 +273,29 @@ def test_alertmanager_routes_by_severity(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_kubernetes_alertmanager_has_configurable_receivers_with_the_shared_routing(
+    prometheus_tools: dict[str, str], tmp_path: Path
+) -> None:
+    app = _load_yaml(ROOT / "k8s/argocd/apps/kube-prometheus-stack.yaml")
+    values = app["spec"]["source"]["helm"]["valuesObject"]["alertmanager"]
+    config, shared = values["config"], _load_yaml(ALERTMANAGER_CONFIG)
+    assert config["route"] == shared["route"]
+    assert config["inhibit_rules"] == shared["inhibit_rules"]
+    assert [r["name"] for r in config["receivers"]] == [r["name"] for r in shared["receivers"]]
+    assert "namespace" in config["route"]["group_by"], (
+        "staging and production alerts would be grouped together"
+    )
+    # Secrets are files of a mounted Secret, never values.
+    (secret,) = values["alertmanagerSpec"]["secrets"]
+    files = re.findall(r"_file: (\S+)", yaml.safe_dump(config))
+    assert files
+    assert all(path.startswith(f"/etc/alertmanager/secrets/{secret}/") for path in files), files
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    result = _run(prometheus_tools["amtool"], "check-config", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_alertmanager_keeps_secrets_in_files() -> None:
     secret_key = re.compile(r"(password|secret|token|credentials|api_key|routing_key|service_key)$")
     found = []
