@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -32,23 +33,24 @@ RUNBOOK_URL = "https://github.com/aiwfe/aiwfe/blob/main/docs/runbooks/{}.md"
 # Runbooks that are procedures rather than answers to one alert.
 PROCEDURES = {"restore"}
 
-# Metrics the application exposes (src/aiwfe/core/metrics.py, src/aiwfe/worker/metrics.py) or will
-# expose (backups, reminders). A rule or panel naming any other aiwfe_* metric would never have data.
-HISTOGRAMS = ("aiwfe_http_request_duration_seconds", "aiwfe_celery_task_duration_seconds")
-APP_METRICS = {
-    "aiwfe_http_requests_total",
-    "aiwfe_http_requests_in_flight",
-    "aiwfe_ready_check_up",
-    "aiwfe_db_pool_size",
-    "aiwfe_db_pool_checked_out",
-    "aiwfe_db_pool_checked_in",
-    "aiwfe_db_pool_overflow",
-    "aiwfe_celery_tasks_total",
-    "aiwfe_celery_queue_length",
-    "aiwfe_backup_last_success_timestamp_seconds",
-    "aiwfe_reminders_lag_seconds",
-    *(f"{name}_{suffix}" for name in HISTOGRAMS for suffix in ("bucket", "count", "sum")),
-}
+
+def _app_metrics() -> set[str]:
+    """The aiwfe_* series the code exports, read from every module that uses prometheus_client: metric names
+    are its string literals; a Histogram adds _bucket, _count and _sum; a Counter's name ends in _total."""
+    names: set[str] = set()
+    for path in (ROOT / "src" / "aiwfe").rglob("*.py"):
+        source = path.read_text()
+        if "prometheus_client" not in source:
+            continue
+        names |= set(re.findall(r'"(aiwfe_[a-z0-9_]+)"', source))
+        for histogram in re.findall(r'Histogram\(\s*"(aiwfe_[a-z0-9_]+)"', source):
+            names |= {f"{histogram}_{suffix}" for suffix in ("bucket", "count", "sum")}
+        for counter in re.findall(r'Counter\(\s*"(aiwfe_[a-z0-9_]+)"', source):
+            names.add(counter if counter.endswith("_total") else f"{counter}_total")
+    return names
+
+
+APP_METRICS = _app_metrics()
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -188,6 +190,82 @@ def test_kubernetes_rules_keep_namespaces_apart(rule_file: Path) -> None:
     assert dropping == [], f"aggregations without namespace in {rule_file.name}: {dropping}"
 
 
+THRESHOLD = re.compile(r"(?<![=!<>])[<>]=?\s*(\(\s*[\d.]+(?:\s*\*\s*[\d.]+)*\s*\)|[\d.]+(?:\s*\*\s*[\d.]+)*)")
+
+
+def _threshold_mutations() -> list[tuple[Path, int, int, str, str]]:
+    """(rule file, group, rule, original expr, mutated expr): each alert threshold moved a little both ways
+    (small integers by 1, others by 10%)."""
+    found = []
+    for rule_file in RULE_FILES:
+        for g, group in enumerate(_load_yaml(rule_file)["groups"]):
+            for r, rule in enumerate(group["rules"]):
+                if "alert" not in rule:
+                    continue
+                for match in THRESHOLD.finditer(rule["expr"]):
+                    value = 1.0
+                    for factor in re.findall(r"[\d.]+", match.group(1)):
+                        value *= float(factor)
+                    small = value.is_integer() and abs(value) < 10
+                    for moved in (value - 1, value + 1) if small else (value * 0.9, value * 1.1):
+                        mutated = rule["expr"][: match.start(1)] + repr(moved) + rule["expr"][match.end(1) :]
+                        found.append(
+                            (rule_file, g, r, f"{rule['alert']}:{match.group(1).strip()}->{moved:g}", mutated)
+                        )
+    return found
+
+
+MUTATIONS = _threshold_mutations()
+# Thresholds not yet pinned from both sides (issue #18 item 7 is done for the restart, memory, p95 and TLS
+# limits; these remain). strict: pinning one makes its case pass, and the entry must then go.
+NOT_YET_PINNED = {
+    "rules-kubernetes/PostgresTooManyConnections:0.95->0.855",
+    "rules/ApiErrorRateHigh:0.001->0.0011",
+    "rules/CeleryQueueBacklog:100->110",
+    "rules/PostgresTooManyConnections:0.8->0.72",
+    "rules/PostgresTooManyConnections:0.95->0.855",
+    "rules/PostgresWalArchiveStale:300->270",
+    "rules/PostgresWalArchiveStale:300->330",
+    "rules/RedisMemoryHigh:0->1",
+    "rules/RedisMemoryHigh:0.8->0.72",
+    "rules/RedisMemoryHigh:0.8->0.88",
+    "rules/RedisRejectedConnections:0->1",
+    "rules/RemindersLagging:180->162",
+    "rules/RemindersLagging:180->198",
+}
+# The multi-window burn-rate alerts: every window's threshold, none pinned yet.
+NOT_YET_PINNED_ALERTS = {"rules/ApiAvailabilityErrorBudgetBurn", "rules/ApiLatencyErrorBudgetBurn"}
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        pytest.param(
+            m,
+            id=f"{m[0].parent.name}/{m[3]}",
+            marks=[pytest.mark.xfail(reason="threshold not yet pinned from both sides", strict=True)]
+            if f"{m[0].parent.name}/{m[3]}" in NOT_YET_PINNED
+            or f"{m[0].parent.name}/{m[3]}".split(":")[0] in NOT_YET_PINNED_ALERTS
+            else [],
+        )
+        for m in MUTATIONS
+    ],
+)
+def test_moving_any_alert_threshold_fails_a_rule_test(
+    prometheus_tools: dict[str, str], tmp_path: Path, mutation: tuple[Path, int, int, str, str]
+) -> None:
+    """Each threshold is pinned from both sides: a test just above it fires, one just below stays silent."""
+    rule_file, g, r, alert, mutated = mutation
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    rules = _load_yaml(rule_file)
+    rules["groups"][g]["rules"][r]["expr"] = mutated
+    (copy / rule_file.parent.name / rule_file.name).write_text(yaml.safe_dump(rules))
+    test_file = copy / RULE_DIRS[rule_file.parent.name] / f"{rule_file.stem}.test.yml"
+    result = _run(prometheus_tools["promtool"], "test", "rules", str(test_file))
+    assert result.returncode != 0, f"{alert}: no rule test notices the threshold moved to: {mutated}"
+
+
 def test_brief_alerts_exist() -> None:
     briefed = {
         "PodRestartingOften", "ContainerMemoryHigh", "NodeMemoryHigh", "ApiResponseTimeHigh",
@@ -241,9 +319,10 @@ def test_firing_cases_assert_labels_and_annotations() -> None:
 
 
 def test_rules_and_dashboards_name_only_metrics_the_app_exposes() -> None:
+    assert {"aiwfe_http_requests_total", "aiwfe_celery_queue_length", "aiwfe_db_pool_size"} <= APP_METRICS
     texts = [path.read_text() for path in RULE_FILES] + [expr for _, _, expr in _dashboard_exprs()]
     named = {name for text in texts for name in re.findall(r"\baiwfe_[a-z0-9_]+", text)}
-    assert named - APP_METRICS == set()
+    assert named - APP_METRICS == set(), "rules or dashboards read aiwfe_* series nothing in src/ exports"
 
 
 # ---- Alertmanager -------------------------------------------------------------------------------
