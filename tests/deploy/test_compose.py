@@ -39,7 +39,7 @@ OUR_IMAGES = ("aiwfe", "aiwfe-webui", "aiwfe-postgres")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|_AUTH$|_PASS$")
 # Exceptions, each with its reason; the tests below fail on any service not listed here.
 NO_HEALTHCHECK = {"loki": "distroless image: no shell or HTTP client to probe with; Prometheus scrapes it"}
-RUNS_AS_ROOT = {"promtail": "reads Docker's root-only container log files (0640 in 0710 folders)"}
+RUNS_AS_ROOT = {"alloy": "reads Docker's root-only container log files (0640 in 0710 folders)"}
 OPTIONAL_SECRETS = {"AIWFE_SMTP_PASSWORD": "an SMTP relay may accept the host without authentication"}
 PROMETHEUS_JOBS_NOT_IN_COMPOSE = {
     "caddy": "Caddy serves metrics on its admin API, which must stay on the container's loopback"
@@ -743,7 +743,7 @@ MONITORING = {
     "alertmanager",
     "grafana",
     "loki",
-    "promtail",
+    "alloy",
     "node-exporter",
     "postgres-exporter",
     "redis-exporter",

@@ -541,21 +541,47 @@ def test_loki_keeps_application_logs_30_days_and_debug_logs_7_days() -> None:
     assert [(s["selector"], s["period"]) for s in limits["retention_stream"]] == [('{level="debug"}', "168h")]
 
 
-def test_promtail_parses_the_json_log_fields_of_the_stack_log_files() -> None:
-    config = _load_yaml(MONITORING / "loki" / "promtail.yml")
-    (job,) = config["scrape_configs"]
-    paths = [static["labels"]["__path__"] for static in job["static_configs"]]
-    assert paths
-    assert all(re.fullmatch(r"\$\{AIWFE_STACK_DIR:-\.aiwfe\}/logs/[\w*-]+\.log", path) for path in paths), (
-        paths
-    )
-    assert any(path.endswith("/api-*.log") for path in paths)
-    stages = [stage for item in job["pipeline_stages"] for stage in item.get("match", {}).get("stages", [])]
-    (json_stage,) = [s["json"] for s in stages if "json" in s and "timestamp" in s["json"]["expressions"]]
-    fields = {"timestamp", "level", "logger", "event", "request_id", "trace_id", "service"}
-    assert fields <= set(json_stage["expressions"])
-    # the retention selector relies on this label
-    assert any("level" in (item.get("labels") or {}) for item in job["pipeline_stages"])
+ALLOY_CONFIGS = {
+    "local stack": (MONITORING / "alloy" / "local.alloy").read_text(),
+    "compose": (ROOT / "compose" / "alloy" / "config.alloy").read_text(),
+    "kubernetes": _load_yaml(ROOT / "k8s/argocd/apps/alloy.yaml")["spec"]["source"]["helm"]["valuesObject"][
+        "alloy"
+    ]["configMap"]["content"],
+}
+LOKI_PUSH = {
+    "local stack": "http://127.0.0.1:3100/loki/api/v1/push",
+    "compose": "http://loki:3100/loki/api/v1/push",
+    "kubernetes": "http://loki.aiwfe-monitoring.svc:3100/loki/api/v1/push",
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(ALLOY_CONFIGS))
+def test_alloy_ships_every_runtimes_logs_with_the_labels_retention_needs(runtime: str) -> None:
+    """Grafana Alloy on every runtime (Promtail is end of life): the same labels everywhere, so Loki's
+    retention selector ({level="debug"}: 7 days) and the dashboards' queries work on each. Checked by
+    structure only: the alloy binary is not available here (`alloy fmt`/`validate` would need it)."""
+    config = ALLOY_CONFIGS[runtime]
+    assert config.count("{") == config.count("}"), "unbalanced blocks"
+    assert re.search(r'loki\.write "\w+" \{\s*endpoint \{\s*url = "([^"]+)"', config)[1] == LOKI_PUSH[runtime]
+    assert re.search(r'"job"\s*=\s*"aiwfe"|target_label\s*=\s*"job"\s*replacement\s*=\s*"aiwfe"', config)
+    for field in ("level", "request_id", "trace_id", "span_id", "service"):
+        assert re.search(rf'\b{field}\s*=\s*"{field}"', config), f"{runtime}: {field} is not parsed"
+    # level becomes a label (retention), the request ids structured metadata (one value per request).
+    assert re.search(r'stage\.labels \{\s*values = \{level = ""\}', config), runtime
+    assert re.search(r"stage\.structured_metadata \{\s*values = \{[^}]*request_id", config), runtime
+    shared = _load_yaml(MONITORING / "loki" / "loki.yml")["limits_config"]["retention_stream"]
+    assert [s["selector"] for s in shared] == ['{level="debug"}']
+
+
+def test_no_runtime_still_runs_promtail() -> None:
+    services = _load_yaml(ROOT / "docker-compose.yml")["services"]
+    assert not [name for name, s in services.items() if "promtail" in str(s.get("image", ""))]
+    apps = [_load_yaml(p)["spec"] for p in (ROOT / "k8s/argocd/apps").glob("*.yaml")]
+    charts = [app.get("source", {}).get("chart", "") for app in apps]
+    assert "promtail" not in charts
+    assert "alloy" in charts
+    assert "alloy" in services
+    assert not (MONITORING / "loki" / "promtail.yml").exists()
 
 
 # ---- Runbooks -----------------------------------------------------------------------------------
