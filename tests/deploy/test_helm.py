@@ -867,6 +867,29 @@ def test_every_kubernetes_alert_reads_metrics_something_deployed_exports(render:
     assert missing == []
 
 
+def test_every_kubernetes_dashboard_reads_metrics_something_deployed_exports(render: Render) -> None:
+    docs = documents(render("env/prod.yaml"))
+    monitors = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    dashboards = [d for d in by_kind(docs, "ConfigMap").values() if "-dashboard-" in d["metadata"]["name"]]
+    assert dashboards
+    missing = []
+    for config in dashboards:
+        for panel in json.loads(next(iter(config["data"].values())))["panels"]:
+            for target in panel.get("targets", []):
+                for name in metric_names(re.sub(r"\$\{?\w+\}?", "x", target["expr"])):
+                    if name in {"up", "x"} or name.startswith("aiwfe:"):
+                        continue
+                    source = next((v for p, v in METRIC_SOURCES.items() if name.startswith(p)), "unknown")
+                    if source is None:
+                        continue
+                    ok = source != "unknown" and any(
+                        (source[0], name_of(c)) in monitors for c in source[1].split("|")
+                    )
+                    if not ok:
+                        missing.append(f"{config['metadata']['name']} / {panel['title']}: {name}")
+    assert missing == []
+
+
 def test_redis_exporter_and_certificate_probe_are_deployed_and_reachable(render: Render) -> None:
     docs = documents(render("env/prod.yaml"))
     for role in ("primary", "replica"):
@@ -910,10 +933,18 @@ def test_service_monitors_keep_the_compose_job_labels(render: Render) -> None:
 
 
 def test_grafana_dashboards_become_labelled_config_maps(render: Render) -> None:
-    dashboards = sorted((ROOT / "monitoring/grafana/dashboards").glob("*.json"))
+    excluded = yaml.safe_load((CHART / "values.yaml").read_text())["metrics"]["grafanaDashboards"]["exclude"]
+    dashboards = [
+        p for p in sorted((ROOT / "monitoring/grafana/dashboards").glob("*.json")) if p.stem not in excluded
+    ]
     configs = by_kind(documents(render("env/prod.yaml")), "ConfigMap")
     maps = [c for name, c in configs.items() if "-dashboard-" in name]
-    assert len(maps) == len(dashboards)
+    assert sorted(name.rsplit("-dashboard-", 1)[1] for name in configs if "-dashboard-" in name) == [
+        p.stem for p in dashboards
+    ]
+    # The Kubernetes PostgreSQL dashboard (CloudNativePG metrics) replaces the postgres_exporter one.
+    postgres = json.loads(next(iter(configs[name_of("dashboard-postgres")]["data"].values())))
+    assert postgres["uid"] == "aiwfe-postgres-k8s"
     for config in maps:
         assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
         (content,) = config["data"].values()

@@ -27,7 +27,12 @@ RULE_DIRS = {"rules": "tests", "rules-kubernetes": "tests-kubernetes"}
 RULE_FILES = sorted(path for folder in RULE_DIRS for path in (PROMETHEUS / folder).glob("*.yml"))
 RULE_TESTS = sorted(path for folder in RULE_DIRS.values() for path in (PROMETHEUS / folder).glob("*.yml"))
 ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
-DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
+DASHBOARDS = sorted(
+    [
+        *(MONITORING / "grafana" / "dashboards").glob("*.json"),
+        *(MONITORING / "grafana" / "dashboards-kubernetes").glob("*.json"),
+    ]
+)
 RUNBOOKS = ROOT / "docs" / "runbooks"
 RUNBOOK_URL = "https://github.com/aiwfe/aiwfe/blob/main/docs/runbooks/{}.md"
 # Runbooks that are procedures rather than answers to one alert.
