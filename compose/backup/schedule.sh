@@ -2,15 +2,19 @@
 # The compose `backup` service: pgBackRest's schedule for aiwfe.
 #   - creates the stanza (idempotent) and proves WAL archiving reaches the repository (`check`);
 #   - takes a full backup at start when the repository has none, then one every day at
-#     AIWFE_BACKUP_HOUR_UTC (default 02:00 UTC); pgBackRest expires what the 30-day retention no longer needs;
+#     BACKUP_FULL_HOUR_UTC (default 02:00 UTC); pgBackRest expires what the 30-day retention no longer needs;
 #   - continuous WAL archiving itself is PostgreSQL's archive_command (compose/postgres/postgresql.conf).
 # `schedule.sh health` is the container healthcheck: healthy while the newest backup is under 26 hours old.
+#   Each run (and each backup) also writes the newest backup's time as aiwfe_backup_last_success_timestamp_seconds
+#   into BACKUP_METRICS_DIR, which node-exporter's textfile collector serves to Prometheus (BackupTooOld).
 # Logs are one JSON object per line on stdout, like every other aiwfe process.
 set -eu
 
 STANZA="${PGBACKREST_STANZA:-aiwfe}"
-HOUR="${AIWFE_BACKUP_HOUR_UTC:-2}"
-MAX_AGE_SECONDS="${AIWFE_BACKUP_MAX_AGE_SECONDS:-93600}"
+# Not AIWFE_*: those names are the application's settings (tests/deploy/test_compose.py).
+HOUR="${BACKUP_FULL_HOUR_UTC:-2}"
+MAX_AGE_SECONDS="${BACKUP_MAX_AGE_SECONDS:-93600}"
+METRICS_DIR="${BACKUP_METRICS_DIR:-}"
 
 # log LEVEL EVENT [EXTRA]: EXTRA is a JSON fragment of further fields, e.g. '"wait_seconds":60'.
 log() {
@@ -25,8 +29,21 @@ newest_backup_stop() {
         | grep -o '"stop":[0-9]*' | cut -d: -f2 | sort -n | tail -n 1
 }
 
+# write_metric UNIX_TIME: the textfile-collector file, replaced atomically (the collector reads *.prom only).
+write_metric() {
+    [ -n "$METRICS_DIR" ] && [ -d "$METRICS_DIR" ] && [ -w "$METRICS_DIR" ] || return 0
+    tmp="$METRICS_DIR/.aiwfe_backup.prom.$$"
+    {
+        echo "# HELP aiwfe_backup_last_success_timestamp_seconds Unix time the newest pgBackRest backup finished."
+        echo "# TYPE aiwfe_backup_last_success_timestamp_seconds gauge"
+        echo "aiwfe_backup_last_success_timestamp_seconds $1"
+    } > "$tmp" && mv "$tmp" "$METRICS_DIR/aiwfe_backup.prom"
+}
+
 health() {
     stop="$(newest_backup_stop)"
+    # No backup yet: no series, and BackupTooOld's absent() branch fires.
+    [ -z "$stop" ] || write_metric "$stop"
     [ -n "$stop" ] || { echo "no backup in the repository yet"; return 1; }
     age=$(( $(date -u +%s) - stop ))
     if [ "$age" -gt "$MAX_AGE_SECONDS" ]; then
@@ -47,6 +64,7 @@ full_backup() {
     log info backup_full_started
     if pgbackrest --stanza="$STANZA" --type=full backup; then
         log info backup_full_finished
+        write_metric "$(newest_backup_stop)"
     else
         # The healthcheck turns unhealthy when no backup succeeds for 26 h; the next run retries.
         log error backup_full_failed

@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
-from aiwfe.ops.redis import RedisServer
+from aiwfe.ops.redis import PERSISTENCE_CONF, RedisServer, persistence
 from aiwfe.ops.stack import Stack, StackSettings
 from aiwfe.ops.system import POSTGRES, REDIS, ensure_installed, postgres_bindir
 
@@ -39,7 +40,7 @@ OUR_IMAGES = ("aiwfe", "aiwfe-webui", "aiwfe-postgres")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|_KEY$|_AUTH$|_PASS$")
 # Exceptions, each with its reason; the tests below fail on any service not listed here.
 NO_HEALTHCHECK = {"loki": "distroless image: no shell or HTTP client to probe with; Prometheus scrapes it"}
-RUNS_AS_ROOT = {"promtail": "reads Docker's root-only container log files (0640 in 0710 folders)"}
+RUNS_AS_ROOT = {"alloy": "reads Docker's root-only container log files (0640 in 0710 folders)"}
 OPTIONAL_SECRETS = {"AIWFE_SMTP_PASSWORD": "an SMTP relay may accept the host without authentication"}
 PROMETHEUS_JOBS_NOT_IN_COMPOSE = {
     "caddy": "Caddy serves metrics on its admin API, which must stay on the container's loopback"
@@ -510,6 +511,10 @@ def test_redis_refuses_writes_instead_of_evicting_and_persists_like_the_local_st
     text = conf.read_text()
     assert "\ndir /data\n" in text
     local_conf = tmp_path / "redis.conf"
+    assert any(
+        target == "/usr/local/etc/redis/persistence.conf" for _, target, _ in bind_mounts(services["redis"])
+    )
+    text = text.replace("include /usr/local/etc/redis/persistence.conf", f"include {PERSISTENCE_CONF}")
     local_conf.write_text(text.replace("\ndir /data\n", f"\ndir {tmp_path}\n"))
     (port,) = free_ports(1)
     proc = subprocess.Popen(
@@ -546,8 +551,14 @@ def test_redis_refuses_writes_instead_of_evicting_and_persists_like_the_local_st
     local = RedisServer(tmp_path / "local", 6379, "x")
     local.write_config()
     local_lines = dict(line.split(" ", 1) for line in local.conf_path.read_text().splitlines()[1:])
-    for key in ("maxmemory", "maxmemory-policy", "appendonly", "appendfsync", "save"):
+    for key in ("maxmemory", "maxmemory-policy"):
         assert re.search(rf"^{key} {re.escape(local_lines[key])}$", conf.read_text(), re.M), key
+    # Persistence has one source, compose/redis/persistence.conf: the running server and the local stack
+    # both have exactly its values, and neither config file repeats them.
+    for key, value in persistence().items():
+        assert found[key] == value, key
+        assert local_lines[key] == value, key
+        assert not re.search(rf"^{key} ", conf.read_text(), re.M), f"redis.conf repeats {key}"
 
 
 def _postgres_conf() -> dict[str, str]:
@@ -635,6 +646,105 @@ def test_backup_healthcheck_needs_a_backup_younger_than_26_hours(
     assert (result.returncode == 0) is healthy, result.stdout + result.stderr
 
 
+def _script_variables(script: Path) -> set[str]:
+    """Variables a shell script reads with a default: ${NAME:-default}."""
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):-", script.read_text()))
+
+
+def test_backup_service_passes_exactly_the_variables_its_script_reads(
+    raw: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    script = ROOT / "compose" / "backup" / "schedule.sh"
+    read = _script_variables(script)
+    passed = set(environment(raw["services"]["backup"]))
+    assert read - passed == set(), f"schedule.sh reads {sorted(read - passed)}, which compose never sets"
+    assert passed - read == set(), f"compose sets {sorted(passed - read)}, which schedule.sh never reads"
+    example = read_env_file(ENV_EXAMPLE)
+    for key, value in environment(raw["services"]["backup"]).items():
+        for name in references(value):
+            assert name in example, f"backup.{key} reads {name}, which compose/env.example lacks"
+
+
+def test_backup_max_age_from_env_reaches_the_healthcheck(
+    raw: dict[str, Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    """An operator's BACKUP_MAX_AGE_SECONDS in .env changes what the healthcheck accepts."""
+    now = int(time.time())
+    fake = tmp_path / "pgbackrest"
+    fake.write_text(
+        f'#!/bin/sh\necho \'[{{"backup":[{{"timestamp":{{"start":{now - 400},"stop":{now - 300}}}}}]}}]\'\n'
+    )
+    fake.chmod(0o755)
+    results = {}
+    for limit in ("100", "100000"):
+        backup = interpolate(raw, {**env, "BACKUP_MAX_AGE_SECONDS": limit})["services"]["backup"]
+        test = backup["healthcheck"]["test"]
+        script = {target: source for source, target, _ in bind_mounts(backup)}[test[2]]
+        run_env = {**os.environ, **environment(backup), "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+        done = subprocess.run(
+            [test[1], str(ROOT / script), *test[3:]], env=run_env, capture_output=True, check=False
+        )
+        results[limit] = done.returncode == 0
+    assert results == {"100": False, "100000": True}, results
+
+
+def _backup_too_old_metrics(rule_file: Path) -> set[str]:
+    """The metric names BackupTooOld's expression reads in one rule file."""
+    for group in yaml.safe_load(rule_file.read_text())["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == "BackupTooOld":
+                names = set(re.findall(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", rule["expr"]))
+                return {name for name in names if name.count("_") >= 2}
+    raise AssertionError(f"no BackupTooOld in {rule_file}")
+
+
+def test_backup_too_old_is_fed_by_the_backup_service_through_node_exporter(
+    raw: dict[str, Any], env: dict[str, str], tmp_path: Path
+) -> None:
+    """On compose nothing runs `aiwfe backup now`: the backup service itself must publish the metric."""
+    services = interpolate(raw, env)["services"]
+    backup, exporter = services["backup"], services["node-exporter"]
+    metrics_dir = environment(backup)["BACKUP_METRICS_DIR"]
+    # The folder the script writes is a volume node-exporter's textfile collector reads.
+    volume = {target: source for source, target, _ in bind_mounts(backup)}[metrics_dir]
+    textfile = {source: target for source, target, _ in bind_mounts(exporter)}[volume]
+    assert f"--collector.textfile.directory={textfile}" in exporter["command"]
+    assert volume in raw["volumes"]
+    # The script, run as the healthcheck with pgBackRest reporting a backup, writes the metric.
+    stop = 1_700_000_000
+    fake = tmp_path / "bin" / "pgbackrest"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho \'[{{"backup":[{{"timestamp":{{"start":1,"stop":{stop}}}}}]}}]\'\n')
+    fake.chmod(0o755)
+    out = tmp_path / "textfile"
+    out.mkdir()
+    test = backup["healthcheck"]["test"]
+    script = {target: source for source, target, _ in bind_mounts(backup)}[test[2]]
+    run_env = {
+        **os.environ,
+        **environment(backup),
+        "BACKUP_METRICS_DIR": str(out),
+        "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    subprocess.run([test[1], str(ROOT / script), *test[3:]], env=run_env, capture_output=True, check=False)
+    written = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families((out / "aiwfe_backup.prom").read_text())
+        for sample in family.samples
+    }
+    rule_metrics = _backup_too_old_metrics(ROOT / "monitoring" / "prometheus" / "rules" / "postgres.yml")
+    assert set(written) == rule_metrics, (
+        f"the script writes {set(written)}, BackupTooOld reads {rule_metrics}"
+    )
+    assert written == dict.fromkeys(rule_metrics, float(stop))
+    assert [p.name for p in out.iterdir()] == ["aiwfe_backup.prom"], "a temporary file was left behind"
+
+
+def test_backup_metrics_folder_belongs_to_the_backup_user_in_the_image() -> None:
+    dockerfile = (ROOT / "compose" / "postgres" / "Dockerfile").read_text()
+    assert re.search(r"install -d -o postgres -g postgres -m 0755 /var/lib/aiwfe-backup-metrics", dockerfile)
+
+
 # ---- monitoring profile -----------------------------------------------------------------------------------
 
 
@@ -643,7 +753,7 @@ MONITORING = {
     "alertmanager",
     "grafana",
     "loki",
-    "promtail",
+    "alloy",
     "node-exporter",
     "postgres-exporter",
     "redis-exporter",

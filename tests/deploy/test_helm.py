@@ -593,6 +593,21 @@ def test_secret_settings_come_from_secret_refs_only(render: Render, file_id: str
 # --- data plane -----------------------------------------------------------------------------------
 
 
+def test_redis_persistence_comes_from_the_shared_file(render: Render) -> None:
+    """Snapshots and AOF as on compose and the local stack: compose/redis/persistence.conf, not a copy."""
+    shared = (ROOT / "compose/redis/persistence.conf").read_text()
+    expected = [line for line in shared.splitlines() if line and not line.startswith("#")]
+    conf = one(documents(render("env/prod.yaml")), "ConfigMap", name_of("redis"))["data"]["redis.conf"]
+    directives = [
+        line.strip() for line in conf.splitlines() if line.strip() and not line.strip().startswith("#")
+    ]
+    for key in ("appendonly", "appendfsync", "save"):
+        assert [d for d in directives if d.startswith(f"{key} ")] == [
+            e for e in expected if e.startswith(f"{key} ")
+        ]
+    assert (CHART / "files/redis-persistence.conf").resolve() == (ROOT / "compose/redis/persistence.conf")
+
+
 def test_prod_postgresql_has_three_instances_wal_archiving_and_30_day_backups(render: Render) -> None:
     docs = documents(render("env/prod.yaml"))
     cluster = one(docs, "Cluster", name_of("pg"))["spec"]
@@ -712,6 +727,51 @@ def test_istio_enforces_mtls_and_ejects_failing_api_replicas(render: Render) -> 
     assert rule["outlierDetection"]["consecutive5xxErrors"] > 0
 
 
+@pytest.mark.parametrize(
+    "sets",
+    [(), ("istio.enabled=true",), ("istio.enabled=true", "worker.autoscaling.keda.enabled=true")],
+    ids=["vault-external", "prod", "prod-keda"],
+)
+def test_strict_mtls_lets_in_every_client_from_outside_the_mesh(
+    render: Render, sets: tuple[str, ...]
+) -> None:
+    """Every port a NetworkPolicy opens to another namespace (ingress controller, Prometheus, KEDA, the
+    CloudNativePG operator: none of them has a mesh certificate) must be PERMISSIVE for those pods."""
+    file_id = "ci/external-secrets-vault-values.yaml" if not sets else "env/prod.yaml"
+    docs = documents(render(file_id, *sets))
+    permissive = {
+        (tuple(sorted(pa["spec"]["selector"]["matchLabels"].items())), int(port))
+        for pa in by_kind(docs, "PeerAuthentication").values()
+        for port, mode in pa["spec"].get("portLevelMtls", {}).items()
+        if mode["mode"] == "PERMISSIVE"
+    }
+
+    def named_port(selector: tuple[tuple[str, str], ...], name: str) -> int:
+        for doc in docs:
+            if doc["kind"] in WORKLOAD_KINDS and set(selector) <= set(
+                doc["spec"]["template"]["metadata"]["labels"].items()
+            ):
+                for container in doc["spec"]["template"]["spec"]["containers"]:
+                    for port in container.get("ports", []):
+                        if port["name"] == name:
+                            return int(port["containerPort"])
+        raise AssertionError(f"no pod selected by {selector} has a port named {name}")
+
+    needed = set()
+    for policy in by_kind(docs, "NetworkPolicy").values():
+        selector = tuple(sorted(policy["spec"]["podSelector"].get("matchLabels", {}).items()))
+        for rule in policy["spec"].get("ingress", []):
+            if any("namespaceSelector" in peer for peer in rule.get("from", [])):
+                for port in rule.get("ports", []):
+                    number = (
+                        port["port"] if isinstance(port["port"], int) else named_port(selector, port["port"])
+                    )
+                    needed.add((selector, number))
+    assert needed, "no NetworkPolicy admits a client from another namespace"
+    assert sorted(needed - permissive) == []
+    assert one(docs, "PeerAuthentication", RELEASE)["spec"]["mtls"]["mode"] == "STRICT"
+
+
 @pytest.mark.parametrize("file_id", sorted(VALUE_FILES))
 def test_service_accounts_have_no_token_and_no_roles(render: Render, file_id: str) -> None:
     docs = documents(render(file_id))
@@ -734,6 +794,136 @@ def test_prometheus_rule_carries_every_monitoring_rule_group(render: Render) -> 
     assert [g["name"] for g in rule["spec"]["groups"]] == expected
 
 
+@pytest.mark.parametrize("file_id", ["env/prod.yaml", "ci/prod-like-values.yaml"])
+def test_postgresql_pod_monitor_carries_the_label_prometheus_selects(render: Render, file_id: str) -> None:
+    docs = documents(render(file_id))
+    selected = one(docs, "ServiceMonitor", name_of("api"))["metadata"]["labels"]
+    monitor = one(docs, "PodMonitor", name_of("pg"))
+    wanted = yaml.safe_load((VALUE_FILES[file_id]).read_text())["metrics"]["serviceMonitor"].get("labels", {})
+    assert wanted.items() <= monitor["metadata"]["labels"].items()
+    assert {k: selected[k] for k in wanted} == wanted
+    assert monitor["spec"]["selector"]["matchLabels"] == {"cnpg.io/cluster": name_of("pg")}
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    # The operator's own PodMonitor has no labels: it stays off so there is only one, selectable, monitor.
+    assert one(docs, "Cluster", name_of("pg"))["spec"]["monitoring"]["enablePodMonitor"] is False
+
+
+# Where each metric family comes from on Kubernetes: (kind, name) of the chart object that scrapes it, or
+# None for kube-prometheus-stack's own exporters (kube-state-metrics, cAdvisor, node-exporter).
+METRIC_SOURCES = {
+    "aiwfe_": ("ServiceMonitor", "api|worker"),
+    "cnpg_": ("PodMonitor", "pg"),
+    "barman_cloud_": ("PodMonitor", "pg"),
+    "redis_": ("PodMonitor", "redis"),
+    "probe_": ("Probe", "blackbox"),
+    "kube_": None,
+    "container_": None,
+    "node_": None,
+}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names a PromQL expression selects (label matchers, ranges, groupings and calls removed)."""
+    expr = re.sub(r'"[^"]*"', "", expr)
+    expr = re.sub(r"\{[^}]*\}|\[[^\]]*\]", "", expr)
+    expr = re.sub(r"\b(by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    words = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()", expr))
+    return words - {"and", "or", "unless", "bool", "offset"}
+
+
+def test_every_kubernetes_alert_reads_metrics_something_deployed_exports(render: Render) -> None:
+    """Validators check shape: this checks that each alert of the PrometheusRule can ever have data."""
+    docs = documents(render("env/prod.yaml"))
+    rule = one(docs, "PrometheusRule", RELEASE)
+    recorded = {r["record"] for g in rule["spec"]["groups"] for r in g["rules"] if "record" in r}
+    monitors = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    missing = []
+    for group in rule["spec"]["groups"]:
+        for r in group["rules"]:
+            names = metric_names(r["expr"])
+            for name in names:
+                if name in recorded or name in {
+                    "up",
+                    "time",
+                    "by",
+                    "on",
+                    "and",
+                    "or",
+                    "unless",
+                    "le",
+                    "namespace",
+                }:
+                    continue
+                source = next(
+                    (v for prefix, v in METRIC_SOURCES.items() if name.startswith(prefix)), "unknown"
+                )
+                if source is None:
+                    continue
+                if source == "unknown":
+                    missing.append(f"{r.get('alert') or r.get('record')}: {name} has no known exporter")
+                    continue
+                kind, components = source
+                if not any((kind, name_of(c)) in monitors for c in components.split("|")):
+                    missing.append(f"{r.get('alert') or r.get('record')}: {name} needs a {kind} {components}")
+    assert missing == []
+
+
+def test_every_kubernetes_dashboard_reads_metrics_something_deployed_exports(render: Render) -> None:
+    docs = documents(render("env/prod.yaml"))
+    monitors = {(doc["kind"], doc["metadata"]["name"]) for doc in docs}
+    dashboards = [d for d in by_kind(docs, "ConfigMap").values() if "-dashboard-" in d["metadata"]["name"]]
+    assert dashboards
+    missing = []
+    for config in dashboards:
+        for panel in json.loads(next(iter(config["data"].values())))["panels"]:
+            for target in panel.get("targets", []):
+                for name in metric_names(re.sub(r"\$\{?\w+\}?", "x", target["expr"])):
+                    if name in {"up", "x"} or name.startswith("aiwfe:"):
+                        continue
+                    source = next((v for p, v in METRIC_SOURCES.items() if name.startswith(p)), "unknown")
+                    if source is None:
+                        continue
+                    ok = source != "unknown" and any(
+                        (source[0], name_of(c)) in monitors for c in source[1].split("|")
+                    )
+                    if not ok:
+                        missing.append(f"{config['metadata']['name']} / {panel['title']}: {name}")
+    assert missing == []
+
+
+def test_redis_exporter_and_certificate_probe_are_deployed_and_reachable(render: Render) -> None:
+    docs = documents(render("env/prod.yaml"))
+    for role in ("primary", "replica"):
+        pod = one(docs, "StatefulSet", name_of(f"redis-{role}"))["spec"]["template"]["spec"]
+        exporter = next(c for c in pod["containers"] if c["name"] == "exporter")
+        assert {p["containerPort"] for p in exporter["ports"]} == {9121}
+        env = {e["name"]: e for e in exporter["env"]}
+        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "REDIS_PASSWORD"
+    monitor = one(docs, "PodMonitor", name_of("redis"))
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    redis_policy = one(docs, "NetworkPolicy", name_of("redis"))["spec"]["ingress"]
+    assert any(p["port"] == 9121 for rule in redis_policy for p in rule["ports"])
+    probe = one(docs, "Probe", name_of("blackbox"))["spec"]
+    assert probe["jobName"] == "tls-certificates"
+    assert probe["targets"]["staticConfig"]["static"] == ["aiwfe.example.com:443"]
+    assert probe["prober"]["url"].startswith(f"{name_of('blackbox')}.{NAMESPACE}.svc:")
+    config = one(docs, "ConfigMap", name_of("blackbox"))["data"]["blackbox.yml"]
+    assert probe["module"] in yaml.safe_load(config)["modules"]
+
+
+def test_kubernetes_rules_read_cloudnativepg_metrics_not_the_host_exporters(render: Render) -> None:
+    """BackupTooOld and the PostgreSQL alerts on Kubernetes read what CloudNativePG and its Barman Cloud
+    plugin export; the local stack's backup metric and postgres_exporter's pg_* never exist there."""
+    rule = one(documents(render("env/prod.yaml")), "PrometheusRule", RELEASE)
+    (postgres,) = [group for group in rule["spec"]["groups"] if group["name"] == "postgres"]
+    exprs = {r["alert"]: r["expr"] for r in postgres["rules"] if "alert" in r}
+    assert "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp" in exprs["BackupTooOld"]
+    for alert, expr in exprs.items():
+        assert "aiwfe_backup_last_success_timestamp_seconds" not in expr, alert
+        assert not re.search(r"\bpg_(up|stat_\w+|settings_\w+)\b", expr), f"{alert}: {expr}"
+        assert "namespace" in expr, f"{alert} does not keep namespaces apart: {expr}"
+
+
 def test_service_monitors_keep_the_compose_job_labels(render: Render) -> None:
     monitors = by_kind(documents(render("env/prod.yaml")), "ServiceMonitor")
     for component, port in (("api", "http"), ("worker", "metrics")):
@@ -744,10 +934,18 @@ def test_service_monitors_keep_the_compose_job_labels(render: Render) -> None:
 
 
 def test_grafana_dashboards_become_labelled_config_maps(render: Render) -> None:
-    dashboards = sorted((ROOT / "monitoring/grafana/dashboards").glob("*.json"))
+    excluded = yaml.safe_load((CHART / "values.yaml").read_text())["metrics"]["grafanaDashboards"]["exclude"]
+    dashboards = [
+        p for p in sorted((ROOT / "monitoring/grafana/dashboards").glob("*.json")) if p.stem not in excluded
+    ]
     configs = by_kind(documents(render("env/prod.yaml")), "ConfigMap")
     maps = [c for name, c in configs.items() if "-dashboard-" in name]
-    assert len(maps) == len(dashboards)
+    assert sorted(name.rsplit("-dashboard-", 1)[1] for name in configs if "-dashboard-" in name) == [
+        p.stem for p in dashboards
+    ]
+    # The Kubernetes PostgreSQL dashboard (CloudNativePG metrics) replaces the postgres_exporter one.
+    postgres = json.loads(next(iter(configs[name_of("dashboard-postgres")]["data"].values())))
+    assert postgres["uid"] == "aiwfe-postgres-k8s"
     for config in maps:
         assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
         (content,) = config["data"].values()
@@ -766,24 +964,36 @@ def argocd_apps() -> dict[str, dict[str, Any]]:
     return apps
 
 
-def test_argocd_syncs_staging_automatically_and_prod_by_hand() -> None:
-    apps = argocd_apps()
-    staging, prod = apps["aiwfe-staging"]["spec"], apps["aiwfe-prod"]["spec"]
-    assert staging["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-    assert "automated" not in prod.get("syncPolicy", {})
-    assert staging["source"]["helm"]["valueFiles"] == ["../../environments/staging.yaml"]
-    assert prod["source"]["helm"]["valueFiles"] == ["../../environments/prod.yaml"]
-    for app in (staging, prod):
-        chart = (K8S / "argocd" / app["source"]["path"]).resolve()
-        assert not chart.exists() or chart == CHART  # paths are repo-relative
-        assert (ROOT / app["source"]["path"] / app["source"]["helm"]["valueFiles"][0]).resolve().is_file()
+def test_kubernetes_loki_keeps_the_briefed_retention() -> None:
+    """30 days for application logs, 7 for debug lines: the same limits as the local stack and compose."""
+    shared = yaml.safe_load((ROOT / "monitoring/loki/loki.yml").read_text())
+    app = yaml.safe_load((K8S / "argocd/apps/loki.yaml").read_text())
+    loki = app["spec"]["source"]["helm"]["valuesObject"]["loki"]
+    for key in ("retention_period", "retention_stream", "max_query_lookback"):
+        assert loki["limits_config"][key] == shared["limits_config"][key], key
+    assert loki["limits_config"]["retention_period"] == "720h"
+    assert loki["limits_config"]["retention_stream"] == [
+        {"selector": '{level="debug"}', "priority": 1, "period": "168h"}
+    ]
+    for key in ("retention_enabled", "retention_delete_delay", "compaction_interval", "delete_request_store"):
+        assert loki["compactor"][key] == shared["compactor"][key], key
+
+
+def test_argocd_installs_the_platform_but_never_deploys_aiwfe() -> None:
+    """One deployer per environment: .github/workflows/deploy.yml (helm, smoke test, rollback, digests).
+    An Argo CD Application with self-heal on the same release would undo each deploy and vice versa."""
+    for name, app in argocd_apps().items():
+        source = app["spec"].get("source", {})
+        assert "charts/aiwfe" not in source.get("path", ""), f"Argo CD app {name} deploys the aiwfe chart"
+        assert app["spec"]["destination"].get("namespace") not in {"aiwfe-staging", "aiwfe-prod"}, name
 
 
 def test_argocd_platform_charts_are_pinned_and_installed_before_aiwfe() -> None:
     apps = argocd_apps()
     platform = {name: app for name, app in apps.items() if "chart" in app["spec"]["source"]}
     assert {"cert-manager", "cloudnative-pg", "keda", "kube-prometheus-stack", "loki"} <= set(platform)
-    aiwfe_wave = int(apps["aiwfe-prod"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+    # Before the namespaces and anything else (wave 0); aiwfe itself is deployed by deploy.yml afterwards.
+    aiwfe_wave = 0
     for name, app in platform.items():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", app["spec"]["source"]["targetRevision"]), name
         assert int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < aiwfe_wave, name

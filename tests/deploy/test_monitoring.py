@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -21,36 +22,40 @@ from aiwfe.ops.ports import free_ports
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
 PROMETHEUS = MONITORING / "prometheus"
-RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
-RULE_TESTS = sorted((PROMETHEUS / "tests").glob("*.yml"))
+# rules/ runs everywhere; rules-kubernetes/ replaces a file of the same name on Kubernetes (the chart).
+RULE_DIRS = {"rules": "tests", "rules-kubernetes": "tests-kubernetes"}
+RULE_FILES = sorted(path for folder in RULE_DIRS for path in (PROMETHEUS / folder).glob("*.yml"))
+RULE_TESTS = sorted(path for folder in RULE_DIRS.values() for path in (PROMETHEUS / folder).glob("*.yml"))
 ALERTMANAGER_CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
-DASHBOARDS = sorted((MONITORING / "grafana" / "dashboards").glob("*.json"))
+DASHBOARDS = sorted(
+    [
+        *(MONITORING / "grafana" / "dashboards").glob("*.json"),
+        *(MONITORING / "grafana" / "dashboards-kubernetes").glob("*.json"),
+    ]
+)
 RUNBOOKS = ROOT / "docs" / "runbooks"
 RUNBOOK_URL = "https://github.com/aiwfe/aiwfe/blob/main/docs/runbooks/{}.md"
 # Runbooks that are procedures rather than answers to one alert.
 PROCEDURES = {"restore"}
 
-# Metrics the application exposes (src/aiwfe/core/metrics.py, src/aiwfe/worker/metrics.py) or will
-# expose (backups, reminders). A rule or panel naming any other aiwfe_* metric would never have data.
-HISTOGRAMS = (
-    "aiwfe_http_request_duration_seconds",
-    "aiwfe_celery_task_duration_seconds",
-    "aiwfe_event_loop_lag_seconds",
-)
-APP_METRICS = {
-    "aiwfe_http_requests_total",
-    "aiwfe_http_requests_in_flight",
-    "aiwfe_ready_check_up",
-    "aiwfe_db_pool_size",
-    "aiwfe_db_pool_checked_out",
-    "aiwfe_db_pool_checked_in",
-    "aiwfe_db_pool_overflow",
-    "aiwfe_celery_tasks_total",
-    "aiwfe_celery_queue_length",
-    "aiwfe_backup_last_success_timestamp_seconds",
-    "aiwfe_reminders_lag_seconds",
-    *(f"{name}_{suffix}" for name in HISTOGRAMS for suffix in ("bucket", "count", "sum")),
-}
+
+def _app_metrics() -> set[str]:
+    """The aiwfe_* series the code exports, read from every module that uses prometheus_client: metric names
+    are its string literals; a Histogram adds _bucket, _count and _sum; a Counter's name ends in _total."""
+    names: set[str] = set()
+    for path in (ROOT / "src" / "aiwfe").rglob("*.py"):
+        source = path.read_text()
+        if "prometheus_client" not in source:
+            continue
+        names |= set(re.findall(r'"(aiwfe_[a-z0-9_]+)"', source))
+        for histogram in re.findall(r'Histogram\(\s*"(aiwfe_[a-z0-9_]+)"', source):
+            names |= {f"{histogram}_{suffix}" for suffix in ("bucket", "count", "sum")}
+        for counter in re.findall(r'Counter\(\s*"(aiwfe_[a-z0-9_]+)"', source):
+            names.add(counter if counter.endswith("_total") else f"{counter}_total")
+    return names
+
+
+APP_METRICS = _app_metrics()
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -100,7 +105,36 @@ def _without_grafana_variables(expr: str) -> str:
 def test_every_rule_file_has_a_unit_test_file_and_dashboards_exist() -> None:
     assert RULE_FILES
     assert DASHBOARDS
-    assert {p.name.removesuffix(".test.yml") for p in RULE_TESTS} == {p.stem for p in RULE_FILES}
+    tested = {(p.parent.name, p.name.removesuffix(".test.yml")) for p in RULE_TESTS}
+    assert tested == {(RULE_DIRS[p.parent.name], p.stem) for p in RULE_FILES}
+    assert {p.name for p in (PROMETHEUS / "rules-kubernetes").glob("*.yml")} <= {
+        p.name for p in (PROMETHEUS / "rules").glob("*.yml")
+    }, "a Kubernetes rule file must replace one of rules/ (same name, same alerts)"
+
+
+def _alerts_of(path: Path) -> list[str]:
+    return sorted(
+        rule["alert"] for group in _load_yaml(path)["groups"] for rule in group["rules"] if "alert" in rule
+    )
+
+
+@pytest.mark.parametrize(
+    "replacement", sorted((PROMETHEUS / "rules-kubernetes").glob("*.yml")), ids=lambda p: p.name
+)
+def test_kubernetes_rule_files_keep_the_alerts_they_replace(replacement: Path) -> None:
+    assert _alerts_of(replacement) == _alerts_of(PROMETHEUS / "rules" / replacement.name)
+
+
+def test_local_stack_backup_metric_is_exported_by_the_worker_and_written_by_backup_now() -> None:
+    """BackupTooOld on the local stack: `aiwfe backup now` stores the time, the worker exports it."""
+    groups = _load_yaml(PROMETHEUS / "rules" / "postgres.yml")["groups"]
+    expr = next(
+        rule["expr"] for group in groups for rule in group["rules"] if rule.get("alert") == "BackupTooOld"
+    )
+    exported = set(re.findall(r'"(aiwfe_[a-z0-9_]+)"', (ROOT / "src/aiwfe/worker/metrics.py").read_text()))
+    assert "aiwfe_backup_last_success_timestamp_seconds" in exported
+    assert "aiwfe_backup_last_success_timestamp_seconds" in expr
+    assert "LAST_BACKUP_KEY" in (ROOT / "src" / "aiwfe" / "ops" / "cli.py").read_text()
 
 
 def test_prometheus_config_is_valid(prometheus_tools: dict[str, str]) -> None:
@@ -134,6 +168,107 @@ def test_rule_file_passes_promtool_check(prometheus_tools: dict[str, str], rule_
 def test_rule_unit_tests_pass(prometheus_tools: dict[str, str], test_file: Path) -> None:
     result = _run(prometheus_tools["promtool"], "test", "rules", str(test_file))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+AGGREGATION = re.compile(
+    r"\b(sum|max|min|avg|count|topk|bottomk|quantile)\s*(by|without)?\s*(\([^()]*\))?\s*\("
+)
+# Rule files that never run on Kubernetes (a rules-kubernetes/ file of the same name replaces them there).
+HOST_ONLY = {path.name for path in (PROMETHEUS / "rules-kubernetes").glob("*.yml")}
+
+
+@pytest.mark.parametrize("rule_file", RULE_FILES, ids=[f"{p.parent.name}/{p.name}" for p in RULE_FILES])
+def test_kubernetes_rules_keep_namespaces_apart(rule_file: Path) -> None:
+    """Staging and production share one Prometheus and one set of job names: an aggregation that drops
+    `namespace` lets a healthy staging hide a production outage (and mixes their ratios)."""
+    if rule_file.parent.name == "rules" and rule_file.name in HOST_ONLY:
+        pytest.skip(f"{rule_file.name} runs only on the local stack and compose")
+    dropping = []
+    for group in _load_yaml(rule_file)["groups"]:
+        for rule in group["rules"]:
+            for match in AGGREGATION.finditer(rule["expr"]):
+                grouping, labels = match.group(2), match.group(3) or ""
+                keeps = grouping == "without" and "namespace" not in labels
+                keeps = keeps or (grouping == "by" and "namespace" in labels)
+                if not keeps:
+                    dropping.append(f"{rule.get('alert') or rule.get('record')}: {match.group(0)}")
+    assert dropping == [], f"aggregations without namespace in {rule_file.name}: {dropping}"
+
+
+THRESHOLD = re.compile(r"(?<![=!<>])[<>]=?\s*(\(\s*[\d.]+(?:\s*\*\s*[\d.]+)*\s*\)|[\d.]+(?:\s*\*\s*[\d.]+)*)")
+
+
+def _threshold_mutations() -> list[tuple[Path, int, int, str, str]]:
+    """(rule file, group, rule, original expr, mutated expr): each alert threshold moved a little both ways
+    (small integers by 1, others by 10%)."""
+    found = []
+    for rule_file in RULE_FILES:
+        for g, group in enumerate(_load_yaml(rule_file)["groups"]):
+            for r, rule in enumerate(group["rules"]):
+                if "alert" not in rule:
+                    continue
+                for match in THRESHOLD.finditer(rule["expr"]):
+                    value = 1.0
+                    for factor in re.findall(r"[\d.]+", match.group(1)):
+                        value *= float(factor)
+                    small = value.is_integer() and abs(value) < 10
+                    for moved in (value - 1, value + 1) if small else (value * 0.9, value * 1.1):
+                        mutated = rule["expr"][: match.start(1)] + repr(moved) + rule["expr"][match.end(1) :]
+                        found.append(
+                            (rule_file, g, r, f"{rule['alert']}:{match.group(1).strip()}->{moved:g}", mutated)
+                        )
+    return found
+
+
+MUTATIONS = _threshold_mutations()
+# Thresholds not yet pinned from both sides (issue #18 item 7 is done for the restart, memory, p95 and TLS
+# limits; these remain). strict: pinning one makes its case pass, and the entry must then go.
+NOT_YET_PINNED = {
+    "rules-kubernetes/PostgresTooManyConnections:0.95->0.855",
+    "rules/ApiErrorRateHigh:0.001->0.0011",
+    "rules/CeleryQueueBacklog:100->110",
+    "rules/PostgresTooManyConnections:0.8->0.72",
+    "rules/PostgresTooManyConnections:0.95->0.855",
+    "rules/PostgresWalArchiveStale:300->270",
+    "rules/PostgresWalArchiveStale:300->330",
+    "rules/RedisMemoryHigh:0->1",
+    "rules/RedisMemoryHigh:0.8->0.72",
+    "rules/RedisMemoryHigh:0.8->0.88",
+    "rules/RedisRejectedConnections:0->1",
+    "rules/RemindersLagging:180->162",
+    "rules/RemindersLagging:180->198",
+}
+# The multi-window burn-rate alerts: every window's threshold, none pinned yet.
+NOT_YET_PINNED_ALERTS = {"rules/ApiAvailabilityErrorBudgetBurn", "rules/ApiLatencyErrorBudgetBurn"}
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        pytest.param(
+            m,
+            id=f"{m[0].parent.name}/{m[3]}",
+            marks=[pytest.mark.xfail(reason="threshold not yet pinned from both sides", strict=True)]
+            if f"{m[0].parent.name}/{m[3]}" in NOT_YET_PINNED
+            or f"{m[0].parent.name}/{m[3]}".split(":")[0] in NOT_YET_PINNED_ALERTS
+            else [],
+        )
+        for m in MUTATIONS
+    ],
+)
+def test_moving_any_alert_threshold_fails_a_rule_test(
+    prometheus_tools: dict[str, str], tmp_path: Path, mutation: tuple[Path, int, int, str, str]
+) -> None:
+    """Each threshold is pinned from both sides: a test just above it fires, one just below stays silent."""
+    rule_file, g, r, alert, mutated = mutation
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    rules = _load_yaml(rule_file)
+    rules["groups"][g]["rules"][r]["expr"] = mutated
+    (copy / rule_file.parent.name / rule_file.name).write_text(yaml.safe_dump(rules))
+    test_file = copy / RULE_DIRS[rule_file.parent.name] / f"{rule_file.stem}.test.yml"
+    result = _run(prometheus_tools["promtool"], "test", "rules", str(test_file))
+    assert result.returncode != 0, f"{alert}: no rule test notices the threshold moved to: {mutated}"
 
 
 def test_brief_alerts_exist() -> None:
@@ -189,9 +324,10 @@ def test_firing_cases_assert_labels_and_annotations() -> None:
 
 
 def test_rules_and_dashboards_name_only_metrics_the_app_exposes() -> None:
+    assert {"aiwfe_http_requests_total", "aiwfe_celery_queue_length", "aiwfe_db_pool_size"} <= APP_METRICS
     texts = [path.read_text() for path in RULE_FILES] + [expr for _, _, expr in _dashboard_exprs()]
     named = {name for text in texts for name in re.findall(r"\baiwfe_[a-z0-9_]+", text)}
-    assert named - APP_METRICS == set()
+    assert named - APP_METRICS == set(), "rules or dashboards read aiwfe_* series nothing in src/ exports"
 
 
 # ---- Alertmanager -------------------------------------------------------------------------------
@@ -218,6 +354,29 @@ def test_alertmanager_routes_by_severity(
         f"severity={severity}",
         "alertname=ApiDown",
     )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kubernetes_alertmanager_has_configurable_receivers_with_the_shared_routing(
+    prometheus_tools: dict[str, str], tmp_path: Path
+) -> None:
+    app = _load_yaml(ROOT / "k8s/argocd/apps/kube-prometheus-stack.yaml")
+    values = app["spec"]["source"]["helm"]["valuesObject"]["alertmanager"]
+    config, shared = values["config"], _load_yaml(ALERTMANAGER_CONFIG)
+    assert config["route"] == shared["route"]
+    assert config["inhibit_rules"] == shared["inhibit_rules"]
+    assert [r["name"] for r in config["receivers"]] == [r["name"] for r in shared["receivers"]]
+    assert "namespace" in config["route"]["group_by"], (
+        "staging and production alerts would be grouped together"
+    )
+    # Secrets are files of a mounted Secret, never values.
+    (secret,) = values["alertmanagerSpec"]["secrets"]
+    files = re.findall(r"_file: (\S+)", yaml.safe_dump(config))
+    assert files
+    assert all(path.startswith(f"/etc/alertmanager/secrets/{secret}/") for path in files), files
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config))
+    result = _run(prometheus_tools["amtool"], "check-config", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -387,21 +546,47 @@ def test_loki_keeps_application_logs_30_days_and_debug_logs_7_days() -> None:
     assert [(s["selector"], s["period"]) for s in limits["retention_stream"]] == [('{level="debug"}', "168h")]
 
 
-def test_promtail_parses_the_json_log_fields_of_the_stack_log_files() -> None:
-    config = _load_yaml(MONITORING / "loki" / "promtail.yml")
-    (job,) = config["scrape_configs"]
-    paths = [static["labels"]["__path__"] for static in job["static_configs"]]
-    assert paths
-    assert all(re.fullmatch(r"\$\{AIWFE_STACK_DIR:-\.aiwfe\}/logs/[\w*-]+\.log", path) for path in paths), (
-        paths
-    )
-    assert any(path.endswith("/api-*.log") for path in paths)
-    stages = [stage for item in job["pipeline_stages"] for stage in item.get("match", {}).get("stages", [])]
-    (json_stage,) = [s["json"] for s in stages if "json" in s and "timestamp" in s["json"]["expressions"]]
-    fields = {"timestamp", "level", "logger", "event", "request_id", "trace_id", "service"}
-    assert fields <= set(json_stage["expressions"])
-    # the retention selector relies on this label
-    assert any("level" in (item.get("labels") or {}) for item in job["pipeline_stages"])
+ALLOY_CONFIGS = {
+    "local stack": (MONITORING / "alloy" / "local.alloy").read_text(),
+    "compose": (ROOT / "compose" / "alloy" / "config.alloy").read_text(),
+    "kubernetes": _load_yaml(ROOT / "k8s/argocd/apps/alloy.yaml")["spec"]["source"]["helm"]["valuesObject"][
+        "alloy"
+    ]["configMap"]["content"],
+}
+LOKI_PUSH = {
+    "local stack": "http://127.0.0.1:3100/loki/api/v1/push",
+    "compose": "http://loki:3100/loki/api/v1/push",
+    "kubernetes": "http://loki.aiwfe-monitoring.svc:3100/loki/api/v1/push",
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(ALLOY_CONFIGS))
+def test_alloy_ships_every_runtimes_logs_with_the_labels_retention_needs(runtime: str) -> None:
+    """Grafana Alloy on every runtime (Promtail is end of life): the same labels everywhere, so Loki's
+    retention selector ({level="debug"}: 7 days) and the dashboards' queries work on each. Checked by
+    structure only: the alloy binary is not available here (`alloy fmt`/`validate` would need it)."""
+    config = ALLOY_CONFIGS[runtime]
+    assert config.count("{") == config.count("}"), "unbalanced blocks"
+    assert re.search(r'loki\.write "\w+" \{\s*endpoint \{\s*url = "([^"]+)"', config)[1] == LOKI_PUSH[runtime]
+    assert re.search(r'"job"\s*=\s*"aiwfe"|target_label\s*=\s*"job"\s*replacement\s*=\s*"aiwfe"', config)
+    for field in ("level", "request_id", "trace_id", "span_id", "service"):
+        assert re.search(rf'\b{field}\s*=\s*"{field}"', config), f"{runtime}: {field} is not parsed"
+    # level becomes a label (retention), the request ids structured metadata (one value per request).
+    assert re.search(r'stage\.labels \{\s*values = \{level = ""\}', config), runtime
+    assert re.search(r"stage\.structured_metadata \{\s*values = \{[^}]*request_id", config), runtime
+    shared = _load_yaml(MONITORING / "loki" / "loki.yml")["limits_config"]["retention_stream"]
+    assert [s["selector"] for s in shared] == ['{level="debug"}']
+
+
+def test_no_runtime_still_runs_promtail() -> None:
+    services = _load_yaml(ROOT / "docker-compose.yml")["services"]
+    assert not [name for name, s in services.items() if "promtail" in str(s.get("image", ""))]
+    apps = [_load_yaml(p)["spec"] for p in (ROOT / "k8s/argocd/apps").glob("*.yaml")]
+    charts = [app.get("source", {}).get("chart", "") for app in apps]
+    assert "promtail" not in charts
+    assert "alloy" in charts
+    assert "alloy" in services
+    assert not (MONITORING / "loki" / "promtail.yml").exists()
 
 
 # ---- Runbooks -----------------------------------------------------------------------------------

@@ -258,6 +258,18 @@ def test_production_waits_for_staging_and_an_approval() -> None:
         assert deploy[job]["concurrency"]["cancel-in-progress"] is False
 
 
+def test_production_is_promoted_with_the_digests_staging_verified() -> None:
+    """Image promotion by digest: production never looks a tag up again (a tag can be moved)."""
+    deploy = jobs("deploy.yml")
+    staging, production = deploy["staging"], deploy["production"]
+    assert set(staging["outputs"]) == {"image-digest", "webui-image-digest"}
+    prod_steps = json.dumps(production["steps"])
+    assert "needs.staging.outputs.image-digest" in prod_steps
+    assert "needs.staging.outputs.webui-image-digest" in prod_steps
+    assert "imagetools inspect" not in prod_steps, "production resolves a tag instead of promoting a digest"
+    assert "cosign verify" in prod_steps
+
+
 def test_deploy_script_upgrades_atomically_and_waits_five_minutes() -> None:
     script = (SCRIPTS / "deploy.sh").read_text()
     assert "upgrade --install" in script

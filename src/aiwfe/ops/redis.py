@@ -17,6 +17,15 @@ import redis
 
 from aiwfe.ops.system import SystemSetupError, terminate
 
+# appendonly, appendfsync and save, shared with compose and the Helm chart.
+PERSISTENCE_CONF = Path(__file__).resolve().parents[3] / "compose" / "redis" / "persistence.conf"
+
+
+def persistence() -> dict[str, str]:
+    """The persistence directives of compose/redis/persistence.conf, the one place they are set."""
+    lines = (line.strip() for line in PERSISTENCE_CONF.read_text().splitlines())
+    return dict(line.split(" ", 1) for line in lines if line and not line.startswith("#"))
+
 
 @dataclass
 class RedisServer:
@@ -52,9 +61,7 @@ class RedisServer:
             "requirepass": self.password,
             "maxmemory": self.maxmemory,
             "maxmemory-policy": "noeviction",
-            "appendonly": "yes",
-            "appendfsync": "everysec",
-            "save": "21600 1",
+            **persistence(),
             "dbfilename": "dump.rdb",
             "logfile": '""',
             "loglevel": "notice",

@@ -11,6 +11,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from aiwfe.core.settings import Settings, get_settings
+from aiwfe.worker.tasks import CANARY, CANARY_INTERVAL_SECONDS
 
 TASK_MODULES = [
     "aiwfe.worker.tasks",
@@ -70,6 +71,12 @@ def create_celery(settings: Settings | None = None) -> Celery:
             "sync-calendars": {
                 "task": "aiwfe.calendar.sync_due",
                 "schedule": settings.calendar_sync_scan_seconds,
+            },
+            # One row every 15 s on every runtime: the RPO a restore drill reports is measured (tasks.py).
+            "write-canary": {
+                "task": CANARY,
+                "schedule": CANARY_INTERVAL_SECONDS,
+                "options": {"expires": CANARY_INTERVAL_SECONDS},
             },
         },
         timezone="UTC",

@@ -137,12 +137,24 @@ password is ever stored in values or a ConfigMap.
       name: {{ include "aiwfe.secretName" . }}
       key: AIWFE_REDIS_URL
 {{- end }}
-- name: AIWFE_BROKER_URL
+{{- /* Optional keys of the Secret (the Vault path): set them there and the pods get them. */}}
+{{- range $key := list "AIWFE_BROKER_URL" "AIWFE_SMTP_PASSWORD" "AIWFE_OAUTH_PROVIDERS" "AIWFE_ENCRYPTION_KEYS" }}
+- name: {{ $key }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "aiwfe.secretName" . }}
-      key: AIWFE_BROKER_URL
+      name: {{ include "aiwfe.secretName" $ }}
+      key: {{ $key }}
       optional: true
+{{- end }}
+{{- end -}}
+
+{{/* AIWFE_PUBLIC_URL: config.publicUrl, else the Ingress host over https. */}}
+{{- define "aiwfe.publicUrl" -}}
+{{- if .Values.config.publicUrl -}}
+{{- .Values.config.publicUrl -}}
+{{- else if .Values.ingress.enabled -}}
+{{- printf "https://%s" .Values.ingress.host -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "aiwfe.envFrom" -}}
@@ -259,5 +271,15 @@ Values the schema cannot express across keys; each failure says what to change.
 {{- end -}}
 {{- if and $v.postgresql.cloudnativepg.recovery.enabled (not $v.postgresql.cloudnativepg.backup.objectStore.destinationPath) -}}
 {{- fail "postgresql.cloudnativepg.recovery.enabled reads from backup.objectStore: set its destinationPath and credentialsSecret" -}}
+{{- end -}}
+{{- /* Last, so the checks above keep their own messages. Without them mail and links point at localhost. */}}
+{{- if not (include "aiwfe.publicUrl" .) -}}
+{{- fail "config.publicUrl is required when the Ingress is off (the address users reach aiwfe at)" -}}
+{{- end -}}
+{{- if not $v.config.smtp.host -}}
+{{- fail "config.smtp.host is required: the SMTP relay for verification, password-reset and reminder mail" -}}
+{{- end -}}
+{{- if not $v.config.mailFrom -}}
+{{- fail "config.mailFrom is required: the sender of every e-mail, e.g. aiwfe <no-reply@your-domain>" -}}
 {{- end -}}
 {{- end -}}

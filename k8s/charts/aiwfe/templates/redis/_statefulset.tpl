@@ -113,6 +113,44 @@ spec:
               mountPath: /etc/redis
               readOnly: true
             {{- include "aiwfe.tmpVolumeMount" $ | nindent 12 }}
+        {{- if $r.exporter.enabled }}
+        # redis_exporter next to each Redis: redis_up, memory and rejected connections for the Redis
+        # alerts and dashboard (the same exporter compose runs), scraped by the PodMonitor.
+        - name: exporter
+          image: {{ include "aiwfe.image" (dict "image" $r.exporter.image "ctx" $) }}
+          imagePullPolicy: {{ $r.exporter.image.pullPolicy }}
+          env:
+            - name: REDIS_ADDR
+              value: redis://127.0.0.1:6379
+            - name: REDIS_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "aiwfe.secretName" $ }}
+                  key: REDIS_PASSWORD
+            - name: REDIS_EXPORTER_WEB_LISTEN_ADDRESS
+              value: ":9121"
+          ports:
+            - name: metrics
+              containerPort: 9121
+              protocol: TCP
+          readinessProbe:
+            httpGet:
+              path: /health
+              port: metrics
+            periodSeconds: 10
+            timeoutSeconds: 3
+          livenessProbe:
+            tcpSocket:
+              port: metrics
+            periodSeconds: 20
+            timeoutSeconds: 3
+          resources:
+            {{- toYaml $r.exporter.resources | nindent 12 }}
+          securityContext:
+            {{- include "aiwfe.containerSecurityContext" $ | nindent 12 }}
+          volumeMounts:
+            {{- include "aiwfe.tmpVolumeMount" $ | nindent 12 }}
+        {{- end }}
       volumes:
         - name: config
           configMap:
