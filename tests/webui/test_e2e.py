@@ -105,6 +105,10 @@ def stack(system_packages: None, webui: Path, provider: Provider) -> Iterator[St
         # Every spec registers its accounts from this one address, and the dated ones run again at other
         # instants: more than the default 10 registrations an hour.
         "AIWFE_REGISTER_RATE_PER_IP": "100/hour",
+        # reminders.spec.ts waits for real reminders: a scan every few seconds, and its webhook receiver
+        # listens on 127.0.0.1.
+        "AIWFE_REMINDERS_SCAN_SECONDS": "5",
+        "AIWFE_REMINDERS_WEBHOOK_ALLOW_PRIVATE_HOSTS": "true",
     }
     with running_stack(
         "aiwfe-test-webui-", webui_root=webui, http_port=provider.http_port, extra_app_env=app_env
