@@ -121,6 +121,8 @@ test('reminders set in the editor ring the bell, are read on the notifications p
 		await dialog.getByLabel('End time').fill(end.time);
 		await expect(dialog.getByText('No reminders.')).toBeVisible();
 		for (let i = 0; i < 3; i++) await dialog.getByRole('button', { name: 'Add reminder' }).click();
+		// A new row takes the next common offset (10 min, 30 min, 1 hour, …): set all three in minutes.
+		for (const n of [1, 2, 3]) await dialog.getByLabel(`Reminder ${n}: unit`).selectOption('minutes');
 		await dialog.getByLabel('Reminder 1: how long before').fill('3');
 		await dialog.getByLabel('Reminder 2: how long before').fill('2');
 		await dialog.getByLabel('Reminder 3: how long before').fill('2');
@@ -196,7 +198,9 @@ test.describe('at 360 px', () => {
 
 	test('the reminders section, the notifications page and the webhook page fit and pass axe', async ({ page, request }) => {
 		await newAccount(page, request, 'Mobile');
+		await page.goto('/calendar');
 		await expect(page.getByTestId('bell')).toBeVisible();
+		await expectNoSideScroll(page);
 		await page.getByTestId('bell').click();
 		await expect(page.getByText('No notifications yet')).toBeVisible();
 		await expectNoSideScroll(page);
