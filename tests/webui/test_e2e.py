@@ -170,7 +170,7 @@ def _playwright(stack: Stack, now: str, *args: str) -> None:
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-4000:]
 
 
-# Eleven specs in one Chromium against a whole stack on a shared machine: longer than the suite's default.
+# Thirteen specs in one Chromium against a whole stack on a shared machine: longer than the suite's default.
 @pytest.mark.timeout(900)
 def test_playwright_specs_pass_against_the_stack(stack: Stack, admin: None) -> None:
     _playwright(stack, NOW)
