@@ -100,11 +100,14 @@ def stack(system_packages: None, webui: Path, provider: Provider) -> Iterator[St
         "AIWFE_OAUTH_PROVIDERS": json.dumps(providers),
         # The browser uses the http site; the provider's redirect and the landing page stay on it.
         "AIWFE_PUBLIC_URL": f"http://localhost:{provider.http_port}",
-        # The specs subscribe one calendar to another's feed on this stack, a loopback address.
+        # The specs subscribe one calendar to another's feed on this stack, and reminders.spec.ts's webhook
+        # receiver listens there too: loopback addresses.
         "AIWFE_OUTBOUND_ALLOW_NETWORKS": "127.0.0.1/32,::1/128",
         # Every spec registers its accounts from this one address, and the dated ones run again at other
         # instants: more than the default 10 registrations an hour.
         "AIWFE_REGISTER_RATE_PER_IP": "100/hour",
+        # reminders.spec.ts waits for real reminders: a scan every few seconds.
+        "AIWFE_REMINDERS_SCAN_SECONDS": "5",
     }
     with running_stack(
         "aiwfe-test-webui-", webui_root=webui, http_port=provider.http_port, extra_app_env=app_env
@@ -166,7 +169,7 @@ def _playwright(stack: Stack, now: str, *args: str) -> None:
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-4000:]
 
 
-# Eleven specs in one Chromium against a whole stack on a shared machine: longer than the suite's default.
+# Thirteen specs in one Chromium against a whole stack on a shared machine: longer than the suite's default.
 @pytest.mark.timeout(900)
 def test_playwright_specs_pass_against_the_stack(stack: Stack, admin: None) -> None:
     _playwright(stack, NOW)

@@ -13,12 +13,15 @@ from aiwfe.auth.guards import verified_recently_authenticated
 from aiwfe.calendar.deps import calendar_service
 from aiwfe.calendar.reminders.schemas import (
     MAX_REMINDERS,
+    MarkedRead,
     NotificationOut,
     NotificationPage,
     ReminderIn,
     ReminderOut,
+    WebhookDeliveryOut,
     WebhookIn,
     WebhookOut,
+    WebhookTestOut,
 )
 from aiwfe.calendar.reminders.service import ReminderService
 from aiwfe.calendar.service import CalendarService
@@ -77,6 +80,14 @@ async def mark_read(
     return await service.mark_read(principal.user.id, notification_id)
 
 
+@notifications.post("/read-all", response_model=MarkedRead)
+async def mark_all_read(
+    principal: Principal = Depends(require_scope("write")),
+    service: ReminderService = Depends(reminder_service),
+) -> MarkedRead:
+    return MarkedRead(marked=await service.mark_all_read(principal.user.id))
+
+
 @hooks.get("/webhook", response_model=WebhookOut)
 async def get_webhook(
     principal: Principal = Depends(require_scope("read")),
@@ -96,3 +107,22 @@ async def configure_webhook(
     return await service.configure_webhook(
         principal.user.id, body.url, set_url="url" in body.model_fields_set, rotate_secret=body.rotate_secret
     )
+
+
+@hooks.get("/webhook/deliveries", response_model=list[WebhookDeliveryOut])
+async def webhook_deliveries(
+    limit: int = Query(default=20, ge=1, le=100),
+    principal: Principal = Depends(require_scope("read")),
+    service: ReminderService = Depends(reminder_service),
+) -> list[WebhookDeliveryOut]:
+    """The latest reminders sent to the webhook, newest due first, with their status and last error."""
+    return await service.webhook_deliveries(principal.user.id, limit)
+
+
+@hooks.post("/webhook/test", response_model=WebhookTestOut)
+async def send_test_webhook(
+    principal: Principal = Depends(require_scope("write")),
+    service: ReminderService = Depends(reminder_service),
+) -> WebhookTestOut:
+    """POST a signed ``{"type": "webhook.test"}`` body to the URL now; a refusal is ``ok: false``."""
+    return await service.send_test_webhook(principal.user.id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from aiwfe.calendar.reminders.models import MAX_MINUTES_BEFORE, Channel
+from aiwfe.calendar.reminders.models import MAX_MINUTES_BEFORE, Channel, DeliveryStatus
 from aiwfe.calendar.reminders.webhook import MAX_URL_LENGTH
 
 MAX_REMINDERS = 10
@@ -60,3 +60,30 @@ class WebhookOut(BaseModel):
     secret: str | None = Field(
         default=None, description="the HMAC-SHA256 signing secret: only in the answer that created it"
     )
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="notifications that were unread and are read now")
+
+
+class WebhookDeliveryOut(BaseModel):
+    """One reminder sent (or being sent) to the webhook, for the settings page's recent list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_id: uuid.UUID
+    summary: str
+    occurrence_start: datetime
+    due_at: datetime
+    status: DeliveryStatus
+    late: bool
+    attempts: int
+    sent_at: datetime | None
+    error: str | None
+
+
+class WebhookTestOut(BaseModel):
+    ok: bool = Field(description="the receiver answered 2xx")
+    status_code: int | None = Field(description="the receiver's HTTP status, when it answered")
+    detail: str

@@ -17,16 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aiwfe.calendar.models import Event
 from aiwfe.calendar.reminders import webhook
 from aiwfe.calendar.reminders.errors import InvalidReminders, InvalidWebhook, NotificationNotFound
-from aiwfe.calendar.reminders.models import Delivery, DeliveryStatus, Notification, Reminder, Webhook
+from aiwfe.calendar.reminders.models import Channel, Delivery, DeliveryStatus, Notification, Reminder, Webhook
 from aiwfe.calendar.reminders.schemas import (
     NotificationOut,
     NotificationPage,
     ReminderIn,
     ReminderOut,
+    WebhookDeliveryOut,
     WebhookOut,
+    WebhookTestOut,
 )
 from aiwfe.calendar.service import CalendarService
-from aiwfe.core.crypto import encrypt
+from aiwfe.core import resilience
+from aiwfe.core.crypto import decrypt, encrypt
 from aiwfe.core.settings import Settings
 
 
@@ -146,6 +149,17 @@ class ReminderService:
         await self.db.commit()
         return NotificationOut.model_validate(row)
 
+    async def mark_all_read(self, user_id: uuid.UUID) -> int:
+        result = await self.db.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .values(read_at=func.now())
+            .returning(Notification.id)
+        )
+        marked = len(result.all())
+        await self.db.commit()
+        return marked
+
     # ---- the user's webhook ----------------------------------------------------------------------
 
     async def webhook(self, user_id: uuid.UUID) -> WebhookOut:
@@ -181,3 +195,59 @@ class ReminderService:
         await self.db.commit()
         await self.db.refresh(hook)
         return WebhookOut(url=hook.url, secret_rotated_at=hook.secret_rotated_at, secret=secret)
+
+    async def webhook_deliveries(self, user_id: uuid.UUID, limit: int) -> list[WebhookDeliveryOut]:
+        """The latest webhook deliveries by due time, with the event's title."""
+        rows = await self.db.execute(
+            select(Delivery, Event.summary)
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Delivery.user_id == user_id, Delivery.channel == Channel.WEBHOOK)
+            .order_by(Delivery.due_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+        return [
+            WebhookDeliveryOut(
+                id=row.id,
+                event_id=row.event_id,
+                summary=summary,
+                occurrence_start=row.occurrence_start,
+                due_at=row.due_at,
+                status=row.status,
+                late=row.late,
+                attempts=row.attempts,
+                sent_at=row.sent_at,
+                error=row.error,
+            )
+            for row, summary in rows.all()
+        ]
+
+    async def send_test_webhook(self, user_id: uuid.UUID) -> WebhookTestOut:
+        """POST a signed ``webhook.test`` body to the URL now, through the same checks, retries and
+        breaker as a reminder, and say how the receiver answered."""
+        hook = await self.db.get(Webhook, user_id)
+        if hook is None or not hook.url:
+            raise InvalidWebhook("url", "set a webhook URL first")
+        url, secret = hook.url, decrypt(self.settings, hook.secret_encrypted)
+        await self.db.commit()  # no transaction held open across the HTTP exchange
+        test_id = str(uuid.uuid4())
+        body = json.dumps(
+            {"delivery_id": test_id, "sent_at": datetime.now(UTC).isoformat(), "type": "webhook.test"},
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
+        try:
+            status = await webhook.post(self.settings, url, secret, body, test_id)
+        except webhook.WebhookUrlError as exc:
+            raise InvalidWebhook("url", str(exc)) from None
+        except webhook.WebhookRejected as exc:
+            return WebhookTestOut(ok=False, status_code=_status_of(str(exc)), detail=str(exc))
+        except (webhook.WebhookFailed, resilience.CircuitOpen) as exc:
+            detail = str(exc) or "the receiver's circuit is open after repeated failures; try again later"
+            return WebhookTestOut(ok=False, status_code=_status_of(detail), detail=detail)
+        return WebhookTestOut(ok=True, status_code=status, detail=f"the receiver answered HTTP {status}")
+
+
+def _status_of(message: str) -> int | None:
+    """The HTTP status in ``webhook``'s "the receiver answered HTTP 503" messages, if any."""
+    head, _, tail = message.rpartition("HTTP ")
+    return int(tail) if head and tail.isdigit() else None

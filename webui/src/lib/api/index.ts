@@ -3,6 +3,7 @@
 import { ApiClient } from './client';
 import type {
 	AccessToken,
+	AppNotification,
 	AuditEvent,
 	CalendarEvent,
 	CalendarInfo,
@@ -15,16 +16,21 @@ import type {
 	Job,
 	JobPage,
 	LoginResult,
+	NotificationPage,
 	OAuthAccount,
 	OccurrencePage,
 	Provider,
 	ReadyReport,
+	Reminder,
 	Role,
 	Scope,
 	Session,
 	TotpSetup,
 	User,
-	UserPage
+	UserPage,
+	WebhookDelivery,
+	WebhookSettings,
+	WebhookTestResult
 } from './types';
 
 export { ApiClient, readCookie, withQuery } from './client';
@@ -130,4 +136,23 @@ export const jobs = {
 	get: (id: string) => client.get<Job>(`/jobs/${id}`),
 	/** The job's progress as server-sent events (`progress`, then `done`), for an EventSource. */
 	eventsUrl: (id: string) => client.url(`/jobs/${id}/events`)
+};
+
+export const reminders = {
+	/** The reminders of the event's whole series (an override's id stands for its series). */
+	get: (eventId: string) => client.get<Reminder[]>(`/events/${eventId}/reminders`),
+	set: (eventId: string, items: Reminder[]) => client.put<Reminder[]>(`/events/${eventId}/reminders`, items),
+	webhook: () => client.get<WebhookSettings>('/reminders/webhook'),
+	/** `url: null` disables; the answer carries `secret` only when one was made (first time, or rotated). */
+	configureWebhook: (body: { url?: string | null; rotate_secret?: boolean }) =>
+		client.post<WebhookSettings>('/reminders/webhook', body),
+	testWebhook: () => client.post<WebhookTestResult>('/reminders/webhook/test'),
+	deliveries: (limit = 20) => client.get<WebhookDelivery[]>('/reminders/webhook/deliveries', { limit })
+};
+
+export const notifications = {
+	list: (query: { limit?: number; unread?: boolean; cursor?: string | null } = {}) =>
+		client.get<NotificationPage>('/notifications', query),
+	markRead: (id: string) => client.post<AppNotification>(`/notifications/${id}/read`),
+	markAllRead: () => client.post<{ marked: number }>('/notifications/read-all')
 };

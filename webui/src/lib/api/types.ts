@@ -250,3 +250,58 @@ export interface JobPage {
 	items: Job[];
 	next_cursor: string | null;
 }
+
+// ---- reminders and notifications (docs/reminders.md) ----
+
+export type ReminderChannel = 'email' | 'in_app' | 'webhook';
+
+export interface Reminder {
+	/** 0 = at the start; at most 40320 (4 weeks). */
+	minutes_before: number;
+	channel: ReminderChannel;
+}
+
+export interface AppNotification {
+	id: string;
+	kind: string;
+	title: string;
+	body: string;
+	data: Record<string, unknown>;
+	read_at: string | null;
+	created_at: string;
+}
+
+export interface NotificationPage {
+	items: AppNotification[];
+	next_cursor: string | null;
+	/** Unread notifications in total, not only on this page. */
+	unread: number;
+}
+
+export interface WebhookSettings {
+	url: string | null;
+	secret_rotated_at: string | null;
+	/** Only in the answer that made the secret: shown once. */
+	secret?: string | null;
+}
+
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'failed' | 'skipped';
+
+export interface WebhookDelivery {
+	id: string;
+	event_id: string;
+	summary: string;
+	occurrence_start: string;
+	due_at: string;
+	status: DeliveryStatus;
+	late: boolean;
+	attempts: number;
+	sent_at: string | null;
+	error: string | null;
+}
+
+export interface WebhookTestResult {
+	ok: boolean;
+	status_code: number | null;
+	detail: string;
+}
