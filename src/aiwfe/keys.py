@@ -29,8 +29,11 @@ def encrypted_columns() -> list[tuple[Table, Column[object], Column[object]]]:
     """(table, primary key, column) for every ``*_encrypted`` column, in a stable order."""
     found = []
     for table in sorted(Base.metadata.tables.values(), key=lambda t: t.name):
-        (pk,) = table.primary_key.columns
-        found += [(table, pk, column) for column in table.columns if column.name.endswith(SUFFIX)]
+        columns = [column for column in table.columns if column.name.endswith(SUFFIX)]
+        if not columns:
+            continue  # tables without secrets may have any key (CalDAV's change log has a composite one)
+        (pk,) = table.primary_key.columns  # rotation pages through a table by its single-column key
+        found += [(table, pk, column) for column in columns]
     return found
 
 

@@ -156,8 +156,10 @@ def _encrypted_columns() -> list[tuple[str, str, str]]:
 
     found = []
     for table in Base.metadata.tables.values():
-        (pk,) = table.primary_key.columns
-        found += [(table.name, pk.name, c.name) for c in table.columns if c.name.endswith("_encrypted")]
+        columns = [c.name for c in table.columns if c.name.endswith("_encrypted")]
+        if columns:
+            (pk,) = table.primary_key.columns
+            found += [(table.name, pk.name, name) for name in columns]
     return sorted(found)
 
 
