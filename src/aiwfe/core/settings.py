@@ -238,7 +238,7 @@ class Settings(BaseSettings):
         default=60, ge=1, description="how long a receiver's circuit stays open"
     )
 
-    # --- outbound calls to URLs users give (docs/security-outbound.md)
+    # --- outbound calls to URLs users give (docs/security.md)
     outbound_allow_networks: str = Field(
         default="",
         description="comma-separated addresses/CIDR networks that sync sources and webhooks may reach "

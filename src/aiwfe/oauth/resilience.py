@@ -2,7 +2,7 @@
 (aiwfe.core.resilience), so an outage becomes a quick 503 problem instead of hung requests or a crash.
 
 Provider endpoints come from the operator's configuration (``AIWFE_OAUTH_PROVIDERS``), never from a user,
-so these calls do not go through the outbound guard (docs/security-outbound.md).
+so these calls do not go through the outbound guard (docs/security.md).
 """
 
 from __future__ import annotations
