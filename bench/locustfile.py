@@ -15,7 +15,6 @@ figures then describe the steady journey at that many users, not the sign-in bur
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import queue
@@ -98,14 +97,25 @@ def _user_started(environment: Any) -> None:
 def _ssl_context_factory() -> Any:
     """Verify the https host with AIWFE_LOAD_CA when given (Caddy's local CA), else the system's CAs."""
     ca = os.environ.get("AIWFE_LOAD_CA")
-    return functools.partial(gevent.ssl.create_default_context, cafile=ca) if ca else None
+    if not ca:
+        return None
+
+    def factory(cafile: str | None = None) -> Any:
+        # geventhttpclient passes its own bundle (certifi) as cafile, which would replace ours: trust both.
+        context = gevent.ssl.create_default_context(cafile=ca)
+        if cafile:
+            context.load_verify_locations(cafile=cafile)
+        return context
+
+    return factory
 
 
 # FastHttpUser (geventhttpclient): Locust's requests-based HttpUser spends a core of its own at these rates.
 class CalendarUser(FastHttpUser):  # type: ignore[misc]
     wait_time = between(1, 5)
     insecure = False
-    ssl_context_factory = _ssl_context_factory()
+    # staticmethod: a plain function here would be bound to the user and get it as its first argument.
+    ssl_context_factory = staticmethod(_ssl_context_factory())
     network_timeout = 60.0
     connection_timeout = 60.0
 

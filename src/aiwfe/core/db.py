@@ -30,9 +30,12 @@ class Base(DeclarativeBase):
 
 
 # A connection back in the pool more recently than this is used without a ping: under load every checkout
-# would otherwise cost a round trip. After a PostgreSQL restart the first statement on such a connection
-# fails, and SQLAlchemy then drops every connection of the pool older than the failure.
-PING_IF_IDLE_SECONDS = 10.0
+# would otherwise cost a round trip, and a busy pool reuses its connections within milliseconds. One second,
+# not more: a PostgreSQL restart takes a few seconds, so a connection that sat through it is pinged and
+# replaced before a request sees it (with 10 s the first read after a restart failed in the validation
+# drill). A connection killed within a second of its last use still fails its next statement; SQLAlchemy
+# then drops every connection of the pool older than the failure.
+PING_IF_IDLE_SECONDS = 1.0
 _CHECKED_IN_AT = "aiwfe_checked_in_at"
 
 
