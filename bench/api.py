@@ -17,6 +17,10 @@ For each it prints req/s, the share of the floor's req/s and the API process's C
 figure hardly moves with other load on the machine; req/s does. Nothing is asserted.
 
     .venv/bin/python bench/api.py [--seconds 10] [--connections 8] [--threads 2]
+
+``--profile DIR`` also records each API target's measured run with ``py-spy`` (collapsed stacks, one file per
+target in DIR, for flamegraph.pl or speedscope); sampling costs the API a little CPU, so compare CPU figures
+only between runs made the same way.
 """
 
 from __future__ import annotations
@@ -146,7 +150,15 @@ def _latency(text: str, pct: str) -> float:
     return float(found.group(1)) * _LATENCY_UNITS[found.group(2)] if found else float("nan")
 
 
-def run_wrk(target: Target, server: int, args: argparse.Namespace, work: Path, *, seconds: float) -> Result:
+def run_wrk(
+    target: Target,
+    server: int,
+    args: argparse.Namespace,
+    work: Path,
+    *,
+    seconds: float,
+    profile: Path | None = None,
+) -> Result:
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency"]
     for key, value in target.headers.items():
         command += ["-H", f"{key}: {value}"]
@@ -155,9 +167,17 @@ def run_wrk(target: Target, server: int, args: argparse.Namespace, work: Path, *
         script.write_text(target.script)
         command += ["-s", str(script)]
     command.append(target.url)
+    spy = None
+    if profile is not None:
+        name = re.sub(r"[^a-z0-9]+", "-", target.name.lower()).strip("-")
+        spy_cmd = [str(BIN / "py-spy"), "record", "--pid", str(server), "--rate", "250", "--nonblocking"]
+        spy_cmd += ["--format", "raw", "--output", str(profile / f"{name}.txt"), "--duration", f"{seconds:g}"]
+        spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     before = cpu_seconds(server)
     out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     spent = cpu_seconds(server) - before
+    if spy is not None:
+        spy.wait(60)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -222,6 +242,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per target")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--profile", type=Path, help="record API targets with py-spy into this folder")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) gives the C client this needs")
@@ -261,7 +282,10 @@ def main() -> None:
                     # A short warm-up (imports, pool, caches) outside the figures.
                     proc = api if target.on_api else bare
                     run_wrk(target, proc, args, work, seconds=1)
-                    results.append(run_wrk(target, proc, args, work, seconds=args.seconds))
+                    profile = args.profile if target.on_api else None
+                    if profile is not None:
+                        profile.mkdir(parents=True, exist_ok=True)
+                    results.append(run_wrk(target, proc, args, work, seconds=args.seconds, profile=profile))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -284,6 +308,8 @@ def main() -> None:
             f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.requests:>10}{r.errors:>8}"
         )
     print("(the pair: one PATCH and one week-view GET counted as two requests)")
+    if args.profile is not None:
+        print(f"py-spy profiles (collapsed stacks, sampling on): {args.profile}")
     print(
         f"rerun: .venv/bin/python bench/api.py --seconds {args.seconds:g}"
         f" --connections {args.connections} --threads {args.threads}"

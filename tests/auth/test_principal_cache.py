@@ -7,11 +7,14 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import update
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, make_admin, register
 
 from aiwfe.api.app import create_app
+from aiwfe.auth.deps import SAFE_METHODS
 from aiwfe.auth.models import Role, User
 from aiwfe.auth.sessions import KEY, PRINCIPAL_FIELD
 from aiwfe.core.crypto import token_hash
@@ -137,3 +140,37 @@ async def test_a_change_on_one_replica_is_seen_by_another(api: Api, second_repli
     assert patched.status_code == 200
     after = await second_replica.get("/api/v1/me", headers=bearer(token))
     assert after.json()["time_zone"] == "Europe/Berlin"
+
+
+def _uses_read_principal(dependant: Dependant) -> bool:
+    return any(
+        getattr(sub.call, "__qualname__", "") == "require_scope.<locals>.read" or _uses_read_principal(sub)
+        for sub in dependant.dependencies
+    )
+
+
+def test_only_safe_routes_resolve_the_caller_without_the_request_session(settings: Settings) -> None:
+    # The read dependency loads a user in a database session of its own: a change a handler made to that
+    # user would never be saved, so an unsafe route using it would be a bug.
+    routes = [c for c in iter_route_contexts(create_app(settings).routes) if isinstance(c.route, APIRoute)]
+    readers = [c for c in routes if _uses_read_principal(c.route.dependant)]
+    assert any(c.path == "/api/v1/me" for c in readers), "GET /me reads through the read dependency"
+    unsafe = [(c.path, sorted(c.methods - SAFE_METHODS)) for c in readers if c.methods - SAFE_METHODS]
+    assert unsafe == []
+
+
+async def test_a_cached_read_opens_no_database_session(api: Api) -> None:
+    _, token = await _signed_in_and_cached(api, "p9@example.com")
+    opened: list[object] = []
+    factory = api.app.state.sessionmaker
+
+    def counting(*args: object, **kwargs: object) -> object:
+        opened.append(args)
+        return factory(*args, **kwargs)
+
+    api.app.state.sessionmaker = counting
+    try:
+        assert (await _me(api, token))["email"] == "p9@example.com"
+    finally:
+        api.app.state.sessionmaker = factory
+    assert opened == []

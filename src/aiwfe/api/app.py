@@ -37,25 +37,23 @@ API_PREFIX = "/api/v1"
 log = get_logger(__name__)
 
 
-def api_router() -> APIRouter:
-    """Every domain's router under ``/api/v1``."""
-    router = APIRouter(prefix=API_PREFIX)
-    for domain_router in auth_routes.routers:
-        router.include_router(domain_router)
-    for domain_router in oauth_routes.routers:
-        router.include_router(domain_router)
-    for domain_router in calendar_routes.routers:
-        router.include_router(domain_router)
-    for domain_router in reminder_routes.routers:
-        router.include_router(domain_router)
-    for domain_router in job_routes.routers:
-        router.include_router(domain_router)
+def api_routers() -> list[APIRouter]:
+    """Every domain's router, each to be included under ``/api/v1`` directly in the app: one level of
+    included routers instead of two, so matching a request walks one fewer nested router."""
+    index_router = APIRouter()
 
-    @router.get("", summary="API index", tags=["meta"])
+    @index_router.get("", summary="API index", tags=["meta"])
     async def index() -> dict[str, str]:
         return {"name": "aiwfe", "version": __version__, "docs": "/api/docs"}
 
-    return router
+    return [
+        *auth_routes.routers,
+        *oauth_routes.routers,
+        *calendar_routes.routers,
+        *reminder_routes.routers,
+        *job_routes.routers,
+        index_router,
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -119,7 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so it logs the 413s too
     app.include_router(health.router)
-    app.include_router(api_router())
+    for domain_router in api_routers():
+        app.include_router(domain_router, prefix=API_PREFIX)
     for dav_router in caldav_routes.routers:
         app.include_router(dav_router)
     return app

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aiwfe.auth.audit import ClientInfo
 from aiwfe.auth.errors import AuthenticationRequired, CsrfFailed, Forbidden
@@ -154,7 +154,57 @@ async def current_principal(principal: Principal | None = Depends(optional_princ
     return principal
 
 
+async def _cached_principal(request: Request, deps: AuthDeps) -> Principal | None:
+    """A read's principal from the session's cached snapshot alone (one Redis round trip, no database
+    session); None when that cannot decide (an access token, no snapshot, a bad or unknown credential)."""
+    authorization = request.headers.get("authorization", "")
+    via_cookie = not authorization
+    if via_cookie:
+        token = request.cookies.get(deps.settings.session_cookie_name, "")
+    else:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+    if not token or token.startswith(PAT_PREFIX):
+        return None
+    cached = await deps.sessions.get_cached(token)
+    if cached is None or cached.user is None:
+        return None
+    return Principal(
+        user=cached.user,
+        session=cached.record,
+        session_token=token,
+        via_cookie=via_cookie,
+        scopes=_all_scopes(cached.user),
+    )
+
+
+async def read_principal(request: Request) -> Principal:
+    """The caller of a safe (GET/HEAD) route, resolved without FastAPI's dependency tree: from the cached
+    snapshot when there is one, else the usual way in a database session of its own (nothing a read route
+    changes on the user is saved, which is why only safe routes may use it; tests/auth check that)."""
+    deps: AuthDeps = request.app.state.auth
+    if request.method in SAFE_METHODS:
+        principal = await _cached_principal(request, deps)
+        if principal is not None:
+            return principal
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with factory() as db:
+        return await current_principal(
+            await optional_principal(request, AuthService(db, deps, client_info(request)))
+        )
+
+
 def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    if scope == "read":
+        # Read routes are the hot path: one dependency with no sub-dependencies (no database session).
+        async def read(request: Request) -> Principal:
+            principal = await read_principal(request)
+            if scope not in principal.scopes:
+                raise Forbidden(f"this needs the {scope!r} scope")
+            return principal
+
+        return read
+
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if scope not in principal.scopes:
             raise Forbidden(f"this needs the {scope!r} scope")

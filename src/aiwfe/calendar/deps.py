@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
 from aiwfe.calendar.cache import PageCache
@@ -29,18 +31,35 @@ def page_cache(state: State) -> PageCache:
     return cache
 
 
+def _calendar_deps(state: State) -> CalendarDeps:
+    """This API process's collaborators of the calendar service, made once."""
+    deps: CalendarDeps | None = getattr(state, "calendar_deps", None)
+    if deps is None:
+
+        async def enqueue_import(import_id: uuid.UUID) -> None:
+            # Publishing is a blocking broker round trip; keep it off the event loop.
+            await asyncio.to_thread(state.celery.send_task, IMPORT_ICS, args=[str(import_id)])
+
+        deps = CalendarDeps(
+            settings=state.settings, redis=state.redis, enqueue_import=enqueue_import, pages=page_cache(state)
+        )
+        state.calendar_deps = deps
+    return deps
+
+
 # Async, though nothing is awaited: FastAPI runs plain-def dependencies in its thread pool, a thread
 # hop per request that the month view (and every calendar route) does not need.
 async def calendar_deps(request: Request) -> CalendarDeps:
-    state = request.app.state
+    return _calendar_deps(request.app.state)
 
-    async def enqueue_import(import_id: uuid.UUID) -> None:
-        # Publishing is a blocking broker round trip; keep it off the event loop.
-        await asyncio.to_thread(state.celery.send_task, IMPORT_ICS, args=[str(import_id)])
 
-    return CalendarDeps(
-        settings=state.settings, redis=state.redis, enqueue_import=enqueue_import, pages=page_cache(state)
-    )
+@asynccontextmanager
+async def calendar_reader(request: Request) -> AsyncIterator[CalendarService]:
+    """The service for a hot read route, opened in the handler rather than through FastAPI's dependency
+    tree (a generator dependency and its exit stack per request). The session connects only on a miss."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with factory() as db:
+        yield CalendarService(db, _calendar_deps(request.app.state))
 
 
 async def calendar_service(

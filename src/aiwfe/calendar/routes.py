@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 
 from aiwfe.auth.deps import Principal, require_scope
 from aiwfe.auth.guards import verified_writer
-from aiwfe.calendar.deps import calendar_service
+from aiwfe.calendar.deps import calendar_reader, calendar_service
 from aiwfe.calendar.errors import InvalidQuery, UploadTooLarge
 from aiwfe.calendar.models import Calendar, CalendarImport, CalendarSource, ImportStatus
 from aiwfe.calendar.schemas import (
@@ -254,6 +254,7 @@ def _event_response(response: Response, out: EventOut) -> EventOut:
 
 @events.get("", response_model=OccurrencePage)
 async def list_occurrences(
+    request: Request,
     start: datetime = Query(description="range start, with a UTC offset"),
     end: datetime = Query(description="range end (exclusive), with a UTC offset"),
     calendar: uuid.UUID | None = Query(default=None, description="only this calendar"),
@@ -261,17 +262,17 @@ async def list_occurrences(
     cursor: str | None = Query(default=None, max_length=512),
     if_none_match: str | None = Header(default=None),
     principal: Principal = Depends(require_scope("read")),
-    service: CalendarService = Depends(calendar_service),
 ) -> Response:
     """Occurrences overlapping [start, end) in my calendars, recurrences expanded, sorted by start."""
-    if limit > service.settings.calendar_page_size_max:
-        raise InvalidQuery("limit", f"must be at most {service.settings.calendar_page_size_max}")
-    query = RangeQuery(start=start, end=end, calendar_id=calendar, limit=limit, cursor=cursor)
-    tag = await service.page_etag(principal.user.id, query)
-    headers = {"ETag": _quoted(tag), "Cache-Control": "private, no-cache"}
-    if _matches(if_none_match, tag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    body = await service.occurrence_page(principal.user.id, query, tag)
+    async with calendar_reader(request) as service:
+        if limit > service.settings.calendar_page_size_max:
+            raise InvalidQuery("limit", f"must be at most {service.settings.calendar_page_size_max}")
+        query = RangeQuery(start=start, end=end, calendar_id=calendar, limit=limit, cursor=cursor)
+        tag = await service.page_etag(principal.user.id, query)
+        headers = {"ETag": _quoted(tag), "Cache-Control": "private, no-cache"}
+        if _matches(if_none_match, tag):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        body = await service.occurrence_page(principal.user.id, query, tag)
     return Response(body, media_type="application/json", headers=headers)
 
 

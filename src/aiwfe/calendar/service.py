@@ -20,7 +20,7 @@ from functools import cached_property, partial
 from typing import Literal
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy import bindparam, delete, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -748,11 +748,13 @@ class CalendarService:
 
         One Core statement outside a transaction: the version is all a read needs to find its cached page,
         so a cache hit costs this one round trip rather than BEGIN, an ORM load and a ROLLBACK."""
-        query = select(Calendar.id, Calendar.version).where(Calendar.owner_id == user_id)
-        if calendar_id is not None:
-            query = query.where(Calendar.id == calendar_id)
+        query, params = (
+            (_VERSIONS, {"owner": user_id})
+            if calendar_id is None
+            else (_VERSION_OF, {"owner": user_id, "calendar": calendar_id})
+        )
         async with _autocommit(self.db).connect() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(query, params)).all()
         if calendar_id is not None and not rows:
             raise CalendarNotFound(f"no calendar {calendar_id}")
         return sorted([str(row.id), row.version] for row in rows)
@@ -870,6 +872,11 @@ class CalendarService:
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+# Built once: each read's statement would otherwise be constructed again before its cache lookup.
+_VERSIONS = select(Calendar.id, Calendar.version).where(Calendar.owner_id == bindparam("owner"))
+_VERSION_OF = _VERSIONS.where(Calendar.id == bindparam("calendar"))
 
 
 def _autocommit(db: AsyncSession) -> AsyncEngine:
