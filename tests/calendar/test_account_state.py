@@ -105,4 +105,11 @@ async def test_no_reminder_mail_goes_to_an_unverified_address(
         row = await db.get(Delivery, delivery_id)
     assert row is not None
     assert "not verified" in (row.error or "")
-    assert not [m for m in smtp_sink.messages() if m["To"] == "alice@example.com"]
+    # Only the reminder counts: a worker left running by an earlier test may still mail alice her sign-up's
+    # verification link.
+    reminders = [
+        m
+        for m in smtp_sink.messages()
+        if m["To"] == "alice@example.com" and m["Subject"] != "Confirm your email address"
+    ]
+    assert reminders == []
