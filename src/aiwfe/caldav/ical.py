@@ -51,16 +51,7 @@ def expanded(rows_by_key: list[tuple[Event, Instance, str | None]], stamp: datet
         event.add("DTEND", _moment(instance.end))
         if key is not None:
             event.add("RECURRENCE-ID", _key_value(key))
-        for prop, value in (
-            ("SUMMARY", row.summary),
-            ("DESCRIPTION", row.description),
-            ("LOCATION", row.location),
-        ):
-            if value:
-                event.add(prop, value)
-        event.add("STATUS", row.status.value.upper())
-        event.add("TRANSP", row.transparency.value.upper())
-        event.add("SEQUENCE", row.sequence)
+        ics.add_details(event, row)
         calendar.add_component(event)
     return bytes(calendar.to_ical())
 

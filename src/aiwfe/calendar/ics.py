@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar as ICalendar
@@ -303,6 +303,37 @@ def _key_value(key: str, tz: ZoneInfo | None) -> date | datetime:
     return key_date(key) if tz is None else key_instant(key)
 
 
+class Details(Protocol):
+    """What a VEVENT says besides its times: a draft and a stored row both have it."""
+
+    @property
+    def summary(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def status(self) -> EventStatus: ...
+    @property
+    def transparency(self) -> Transparency: ...
+    @property
+    def sequence(self) -> int: ...
+
+
+def add_details(event: Component, source: Details) -> None:
+    """SUMMARY, DESCRIPTION and LOCATION (when set), STATUS, TRANSP and SEQUENCE of ``source``."""
+    for prop, value in (
+        ("SUMMARY", source.summary),
+        ("DESCRIPTION", source.description),
+        ("LOCATION", source.location),
+    ):
+        if value:
+            event.add(prop, value)
+    event.add("STATUS", source.status.value.upper())
+    event.add("TRANSP", source.transparency.value.upper())
+    event.add("SEQUENCE", source.sequence)
+
+
 def render(name: str, time_zone: str, events: Iterable[EventDraft], stamp: datetime) -> bytes:
     """An .ics holding ``events`` (series masters before their overrides) with their VTIMEZONEs."""
     calendar = ICalendar()
@@ -330,16 +361,7 @@ def render(name: str, time_zone: str, events: Iterable[EventDraft], stamp: datet
             event.add("RDATE", [_key_value(key, tz) for key in draft.rdates])
         if draft.exdates:
             event.add("EXDATE", [_key_value(key, tz) for key in draft.exdates])
-        for prop, value in (
-            ("SUMMARY", draft.summary),
-            ("DESCRIPTION", draft.description),
-            ("LOCATION", draft.location),
-        ):
-            if value:
-                event.add(prop, value)
-        event.add("STATUS", draft.status.value.upper())
-        event.add("TRANSP", draft.transparency.value.upper())
-        event.add("SEQUENCE", draft.sequence)
+        add_details(event, draft)
         calendar.add_component(event)
     # VTIMEZONEs go first and in the yearly-RRULE form (see vtimezone.py), from the earliest year used.
     # Only TZIDs the output names: UTC times are written with "Z" and need none.
