@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -175,16 +176,22 @@ def _reset(settings: Settings, mail_folder: Path) -> None:
         message.unlink()
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[AsyncClient]:
-    """An httpx client talking to a fresh app (lifespan run) over ASGI."""
+@asynccontextmanager
+async def app_client(settings: Settings, base_url: str = "http://testserver") -> AsyncIterator[AsyncClient]:
+    """An httpx client talking to a fresh app (lifespan run) over ASGI: one more API replica."""
     from aiwfe.api.app import create_app
 
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http,
+        AsyncClient(transport=ASGITransport(app=app), base_url=base_url) as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncClient]:
+    async with app_client(settings) as http:
         yield http
 
 

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from sqlalchemy import update
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, make_admin, register
+from tests.conftest import app_client
 
 from aiwfe.api.app import create_app
 from aiwfe.auth.deps import SAFE_METHODS
@@ -124,11 +125,7 @@ async def test_a_revoked_session_does_not_come_back_with_its_snapshot(api: Api) 
 
 @pytest.fixture
 async def second_replica(settings: Settings) -> AsyncIterator[AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="http://testserver") as http,
-    ):
+    async with app_client(settings) as http:
         yield http
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, mark_verified, register
+from tests.conftest import app_client
 
-from aiwfe.api.app import create_app
 from aiwfe.core.settings import Settings
 
 
@@ -149,11 +149,7 @@ async def test_password_checks_on_account_pages_lock_like_sign_in(
 
 @pytest.fixture
 async def https_api(settings: Settings) -> AsyncIterator[AsyncClient]:
-    app = create_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        AsyncClient(transport=ASGITransport(app=app), base_url="https://testserver") as http,
-    ):
+    async with app_client(settings, "https://testserver") as http:
         yield http
 
 
