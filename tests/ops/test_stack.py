@@ -168,6 +168,7 @@ def test_up_twice_says_the_stack_is_running_and_starts_no_second_copy(stack: Sta
     )
     assert status.returncode == 0, status.stdout + status.stderr
     assert "migrations" in status.stdout
+    assert "latency_ms=" in status.stdout  # details from a replica asked directly, not the public answer
 
 
 def test_a_taken_port_is_named_with_the_variable_that_moves_it(tmp_path: Path) -> None:
