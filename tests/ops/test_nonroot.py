@@ -32,8 +32,9 @@ from aiwfe.ops.stack import Stack
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
 PROJECT = Path(__file__).resolve().parents[2]
-# What `aiwfe up` needs of a checkout (the web UI falls back to caddy/placeholder).
-PROJECT_FILES = ("src", "caddy", "pyproject.toml", "uv.lock", "README.md")
+# What `aiwfe up` reads from a checkout: the package, the Caddyfile, Redis persistence and monitoring
+# configs (the web UI falls back to caddy/placeholder).
+PROJECT_FILES = ("src", "caddy", "compose", "monitoring", "pyproject.toml", "uv.lock", "README.md")
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 
