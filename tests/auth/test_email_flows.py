@@ -23,6 +23,16 @@ async def test_registration_mails_a_single_use_verification_link(
     assert "already used" in again.json()["detail"]
 
 
+async def test_the_worker_log_never_holds_a_mailed_link(
+    api: Api, worker: RunningProcess, smtp_sink: SmtpSink
+) -> None:
+    await register(api.http, "logged@example.com")
+    token = link_token(wait_for_mail(smtp_sink, "logged@example.com", "Confirm your email address"))
+    log = worker.log.read_text()
+    assert "logged@example.com" in log  # the task's other arguments are still logged
+    assert token not in log
+
+
 @pytest.mark.usefixtures("instant")
 async def test_an_expired_verification_link_is_refused(
     api: Api, worker: RunningProcess, smtp_sink: SmtpSink, settings: Settings

@@ -7,8 +7,11 @@ Long waits are never ETA/countdown tasks: Redis' visibility timeout would redeli
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import before_task_publish
 
 from aiwfe.core.settings import Settings, get_settings
 from aiwfe.worker.tasks import CANARY, CANARY_INTERVAL_SECONDS
@@ -23,6 +26,25 @@ TASK_MODULES = [
     "aiwfe.calendar.sync.tasks",
 ]
 DEFAULT_QUEUE = "celery"
+# Task arguments whose values never reach a log: a mail's body carries one-time links (verify, reset, invite).
+REDACTED_KWARGS = frozenset({"body"})
+
+
+@before_task_publish.connect
+def _redact_logged_kwargs(headers: dict[str, Any] | None = None, body: Any = None, **_: Any) -> None:
+    """Celery logs ``kwargsrepr`` when a task is received and when it ends; write it without secrets."""
+    if (
+        headers is None
+        or not isinstance(body, tuple | list)
+        or len(body) < 2
+        or not isinstance(body[1], dict)
+    ):
+        return
+    kwargs = body[1]
+    if REDACTED_KWARGS & kwargs.keys():
+        headers["kwargsrepr"] = repr(
+            {k: "[redacted]" if k in REDACTED_KWARGS else v for k, v in kwargs.items()}
+        )
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
