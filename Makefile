@@ -10,10 +10,10 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 
-.PHONY: help up down status test lint pytest scan bench fmt clean webui validate
+.PHONY: help up down status test lint pytest scan bench fmt clean webui api-types validate
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(UV):
 	@scripts/bootstrap.sh $(TOOLS)
@@ -29,6 +29,10 @@ webui:  ## build the web UI into webui/build (needs Node.js >= 20.19; without np
 	  { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && \
 	  { [ -f build/index.html ] && [ -z "$$(find src static package.json package-lock.json svelte.config.js vite.config.ts -newer build/index.html -print -quit)" ] || npm run build; }; \
 	else echo "npm not found: the stack serves the placeholder page"; fi
+
+api-types: $(VENV)/.synced  ## regenerate the web UI's API types (webui/src/lib/api/schema.d.ts) from the API
+	cd webui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+	$(PY) scripts/api-types.py
 
 up: $(VENV)/.synced webui  ## start the whole platform locally (MONITORING=1 adds Prometheus, Alertmanager, exporters)
 	$(if $(MONITORING),AIWFE_STACK_MONITORING=1) $(AIWFE) up

@@ -1,7 +1,7 @@
 /** Saving an edited occurrence with the "this / this and following / all" choice. */
 
 import { events } from './api';
-import type { EditScope, EventInput, Occurrence } from './api/types';
+import type { EditScope, EventPatch, Occurrence } from './api/types';
 import { apiTimes, shiftWall, wallDelta, wallOf } from './calendar';
 
 export interface TimeChange {
@@ -20,10 +20,10 @@ export async function saveOccurrence(
 	occurrence: Occurrence,
 	scope: EditScope,
 	zone: string,
-	fields: EventInput,
+	fields: EventPatch,
 	time: TimeChange | null
 ): Promise<void> {
-	const body: EventInput = { ...fields };
+	const body: EventPatch = { ...fields };
 	const effective: EditScope = occurrence.recurring ? scope : 'series';
 	if (time) {
 		if (effective === 'series' && occurrence.recurring && time.allDay === occurrence.all_day) {

@@ -2,6 +2,7 @@
 
 import type { Job, JobPage } from './api/types';
 import { followJob, isActive, openEventSource, type OpenEventSource } from './jobs';
+import { unseen } from './paging';
 
 export interface JobsApi {
 	list: (cursor?: string | null, limit?: number) => Promise<JobPage>;
@@ -39,8 +40,7 @@ export class JobList {
 	async more(): Promise<void> {
 		if (!this.nextCursor) return;
 		const page = await this.api.list(this.nextCursor, this.pageSize);
-		const known = new Set(this.items.map((job) => job.id));
-		this.items = [...this.items, ...page.items.filter((job) => !known.has(job.id))];
+		this.items = [...this.items, ...unseen(this.items, page.items)];
 		this.nextCursor = page.next_cursor;
 		this.#followActive();
 	}

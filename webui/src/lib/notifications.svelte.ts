@@ -6,6 +6,7 @@
  */
 
 import type { AppNotification, NotificationPage } from './api/types';
+import { unseen } from './paging';
 import { POLL_MS, markedRead } from './reminders';
 
 export interface NotificationsApi {
@@ -68,8 +69,7 @@ export class NotificationCenter {
 	async more(): Promise<void> {
 		if (!this.nextCursor) return;
 		const page = await this.api.list({ limit: this.pageSize, cursor: this.nextCursor });
-		const known = new Set(this.items.map((n) => n.id));
-		this.items = [...this.items, ...page.items.filter((n) => !known.has(n.id))];
+		this.items = [...this.items, ...unseen(this.items, page.items)];
 		this.nextCursor = page.next_cursor;
 		this.unread = page.unread;
 	}
@@ -112,9 +112,7 @@ export class NotificationCenter {
 
 	async #prependNew(): Promise<void> {
 		const page = await this.api.list({ limit: this.pageSize });
-		const known = new Set(this.items.map((n) => n.id));
-		const fresh = page.items.filter((n) => !known.has(n.id));
-		this.items = [...fresh, ...this.items];
+		this.items = [...unseen(this.items, page.items), ...this.items];
 		this.unread = page.unread;
 	}
 }

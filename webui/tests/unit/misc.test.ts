@@ -3,6 +3,7 @@ import { describeAgent } from '../../src/lib/agent';
 import { ApiError, NetworkError } from '../../src/lib/api/problem';
 import { describeEvent } from '../../src/lib/audit';
 import { errorMessage, placeError } from '../../src/lib/forms';
+import { unseen } from '../../src/lib/paging';
 import { loginUrl, safeNext } from '../../src/lib/redirect';
 
 describe('safeNext', () => {
@@ -60,5 +61,13 @@ describe('words for machines', () => {
 	it('describes audit events', () => {
 		expect(describeEvent('totp_enabled')).toBe('Two-factor turned on');
 		expect(describeEvent('calendar_shared')).toBe('Calendar shared');
+	});
+});
+
+describe('unseen', () => {
+	it('keeps only the page items the list does not hold, in the page order', () => {
+		const known = [{ id: 'b' }, { id: 'c' }];
+		expect(unseen(known, [{ id: 'c' }, { id: 'd' }, { id: 'a' }]).map((item) => item.id)).toEqual(['d', 'a']);
+		expect(unseen([], [{ id: 'x' }])).toEqual([{ id: 'x' }]);
 	});
 });

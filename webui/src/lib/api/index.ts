@@ -3,32 +3,43 @@
 import { ApiClient } from './client';
 import type {
 	AccessToken,
+	AccessTokenInput,
+	AdminUserPatch,
 	AppNotification,
 	AuditEvent,
 	CalendarEvent,
 	CalendarInfo,
 	CalendarInput,
+	CalendarPatch,
 	CreatedAccessToken,
 	EditScope,
 	EventInput,
+	EventPatch,
 	Feed,
 	ImportJob,
 	Job,
 	JobPage,
+	LinkStart,
 	LoginResult,
+	MarkedRead,
 	NotificationPage,
 	OAuthAccount,
 	OccurrencePage,
+	ProfileInput,
 	Provider,
 	ReadyReport,
+	Reauth,
+	ReauthInput,
+	RecoveryCodes,
+	RegisterInput,
 	Reminder,
-	Role,
-	Scope,
 	Session,
 	TotpSetup,
+	Unlinked,
 	User,
 	UserPage,
 	WebhookDelivery,
+	WebhookInput,
 	WebhookSettings,
 	WebhookTestResult
 } from './types';
@@ -42,7 +53,7 @@ export const client = new ApiClient();
 const open = { allowUnauthenticated: true };
 
 export const auth = {
-	register: (body: { email: string; password: string; display_name?: string; time_zone?: string }) =>
+	register: (body: RegisterInput) =>
 		client.post<User>('/auth/register', body, open),
 	login: (email: string, password: string) =>
 		client.post<LoginResult>('/auth/login', { email, password, mode: 'cookie' }, open),
@@ -61,7 +72,7 @@ export const me = {
 	get: () => client.get<User>('/me'),
 	/** The signed-in user, or null when there is no session (no redirect). */
 	current: () => client.get<User>('/me', undefined, open),
-	update: (body: { display_name?: string; time_zone?: string }) => client.patch<User>('/me', body),
+	update: (body: ProfileInput) => client.patch<User>('/me', body),
 	changePassword: (current_password: string, new_password: string) =>
 		client.post<LoginResult>('/me/password', { current_password, new_password }),
 	resendVerification: () => client.post<{ detail: string }>('/me/verify-email'),
@@ -69,30 +80,27 @@ export const me = {
 	revokeSession: (id: string) => client.delete(`/me/sessions/${encodeURIComponent(id)}`),
 	revokeOtherSessions: () => client.post<{ revoked: number }>('/me/sessions/revoke-others'),
 	/** Confirm the password (or a TOTP code) again before tokens, two-factor changes, links, webhooks. */
-	reauth: (body: { password: string } | { code: string }) =>
-		client.post<{ reauth_until: string }>('/me/reauth', body),
+	reauth: (body: ReauthInput) => client.post<Reauth>('/me/reauth', body),
 	totpSetup: () => client.post<TotpSetup>('/me/totp/setup'),
-	totpConfirm: (code: string) => client.post<{ recovery_codes: string[] }>('/me/totp/confirm', { code }),
+	totpConfirm: (code: string) => client.post<RecoveryCodes>('/me/totp/confirm', { code }),
 	totpDisable: (password: string, code: string) => client.post<void>('/me/totp/disable', { password, code }),
 	tokens: () => client.get<AccessToken[]>('/me/tokens'),
-	createToken: (body: { name: string; scopes: Scope[]; expires_at?: string | null }) =>
-		client.post<CreatedAccessToken>('/me/tokens', body),
+	createToken: (body: AccessTokenInput) => client.post<CreatedAccessToken>('/me/tokens', body),
 	revokeToken: (id: string) => client.delete(`/me/tokens/${id}`),
 	audit: (before_id?: number, limit = 50) => client.get<AuditEvent[]>('/me/audit', { before_id, limit }),
 	oauthAccounts: () => client.get<OAuthAccount[]>('/me/oauth/accounts'),
 	linkProvider: (provider: string, next = '/settings/accounts') =>
-		client.post<{ authorization_url: string }>(
+		client.post<LinkStart>(
 			`/me/oauth/${encodeURIComponent(provider)}/link`,
 			undefined,
 			{ query: { next } }
 		),
-	unlinkAccount: (id: string) => client.delete<{ revoked_at_provider: boolean }>(`/me/oauth/accounts/${id}`)
+	unlinkAccount: (id: string) => client.delete<Unlinked>(`/me/oauth/accounts/${id}`)
 };
 
 export const admin = {
 	users: (q: string, limit: number, offset: number) => client.get<UserPage>('/admin/users', { q, limit, offset }),
-	updateUser: (id: string, body: { role?: Role; is_active?: boolean }) =>
-		client.patch<User>(`/admin/users/${id}`, body),
+	updateUser: (id: string, body: AdminUserPatch) => client.patch<User>(`/admin/users/${id}`, body),
 	audit: (before_id?: number, limit = 50) => client.get<AuditEvent[]>('/admin/audit', { before_id, limit })
 };
 
@@ -109,8 +117,7 @@ export const calendars = {
 	create: (body: CalendarInput) => client.post<CalendarInfo>('/calendars', body),
 	/** Ask for a sync now (202, status `pending`); 409 for a local calendar. */
 	sync: (id: string) => client.post<CalendarInfo>(`/calendars/${id}/sync`),
-	update: (id: string, body: { name?: string; color?: string; time_zone?: string }) =>
-		client.patch<CalendarInfo>(`/calendars/${id}`, body),
+	update: (id: string, body: CalendarPatch) => client.patch<CalendarInfo>(`/calendars/${id}`, body),
 	remove: (id: string) => client.delete(`/calendars/${id}`),
 	exportUrl: (id: string) => client.url(`/calendars/${id}/export`),
 	enableFeed: (id: string) => client.put<Feed>(`/calendars/${id}/feed`),
@@ -125,7 +132,7 @@ export const events = {
 		client.get<OccurrencePage>('/events', { start, end, cursor, limit: 500 }, { signal }),
 	get: (id: string) => client.get<CalendarEvent>(`/events/${id}`),
 	create: (body: EventInput) => client.post<CalendarEvent>('/events', body),
-	update: (id: string, body: EventInput, scope: EditScope = 'series', recurrence_id?: string | null) =>
+	update: (id: string, body: EventPatch, scope: EditScope = 'series', recurrence_id?: string | null) =>
 		client.patch<CalendarEvent>(`/events/${id}`, body, { query: { scope, recurrence_id } }),
 	remove: (id: string, scope: EditScope = 'series', recurrence_id?: string | null) =>
 		client.delete(`/events/${id}`, { query: { scope, recurrence_id } })
@@ -144,8 +151,7 @@ export const reminders = {
 	set: (eventId: string, items: Reminder[]) => client.put<Reminder[]>(`/events/${eventId}/reminders`, items),
 	webhook: () => client.get<WebhookSettings>('/reminders/webhook'),
 	/** `url: null` disables; the answer carries `secret` only when one was made (first time, or rotated). */
-	configureWebhook: (body: { url?: string | null; rotate_secret?: boolean }) =>
-		client.post<WebhookSettings>('/reminders/webhook', body),
+	configureWebhook: (body: WebhookInput) => client.post<WebhookSettings>('/reminders/webhook', body),
 	testWebhook: () => client.post<WebhookTestResult>('/reminders/webhook/test'),
 	deliveries: (limit = 20) => client.get<WebhookDelivery[]>('/reminders/webhook/deliveries', { limit })
 };
@@ -154,5 +160,5 @@ export const notifications = {
 	list: (query: { limit?: number; unread?: boolean; cursor?: string | null } = {}) =>
 		client.get<NotificationPage>('/notifications', query),
 	markRead: (id: string) => client.post<AppNotification>(`/notifications/${id}/read`),
-	markAllRead: () => client.post<{ marked: number }>('/notifications/read-all')
+	markAllRead: () => client.post<MarkedRead>('/notifications/read-all')
 };
