@@ -17,7 +17,7 @@ AWARE = st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5,
 @given(at=AWARE, key=st.text())
 def test_a_cursor_round_trips_its_position(at: datetime, key: str) -> None:
     cursor = encode_cursor(at, key)
-    assert "=" not in cursor and "/" not in cursor and "+" not in cursor  # safe in a query string as is
+    assert not set(cursor) & set("=/+")  # safe in a query string as is
     assert decode_cursor(cursor) == (at, key)
 
 
