@@ -32,6 +32,7 @@ from aiwfe.oauth import routes as oauth_routes
 from aiwfe.oauth.service import OAuthDeps
 from aiwfe.worker import signals as _publish_signals  # noqa: F401  (trace context into task headers)
 from aiwfe.worker.app import create_celery
+from aiwfe.worker.publish import publish
 
 API_PREFIX = "/api/v1"
 log = get_logger(__name__)
@@ -69,8 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.celery = create_celery(settings)
 
         async def run_task(name: str, kwargs: dict[str, Any]) -> None:
-            # Publishing is a blocking broker round trip; keep it off the event loop.
-            await asyncio.to_thread(app.state.celery.send_task, name, kwargs=kwargs)
+            await publish(app.state.celery, name, kwargs=kwargs)
 
         async def send_email(to: str, subject: str, body: str, kind: str) -> None:
             await run_task(SEND_EMAIL, {"to": to, "subject": subject, "body": body, "kind": kind})

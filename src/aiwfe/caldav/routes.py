@@ -25,7 +25,7 @@ from aiwfe.caldav.errors import (
     DavUnsupportedMediaType,
 )
 from aiwfe.caldav.query import TimeRange, read_filter, time_range
-from aiwfe.caldav.service import DavService, Resource, matches
+from aiwfe.caldav.service import DavService, Resource
 from aiwfe.caldav.xml import CALDAV, DAV, ICAL, XML_TYPE, children, element, tag
 from aiwfe.calendar.deps import calendar_service
 from aiwfe.calendar.models import Calendar
@@ -33,6 +33,7 @@ from aiwfe.calendar.recurrence import is_zone
 from aiwfe.calendar.schemas import CalendarPatch
 from aiwfe.calendar.service import CalendarService
 from aiwfe.core.db import get_session
+from aiwfe.core.etags import etag_matches
 
 METHODS = [
     "OPTIONS",
@@ -397,7 +398,7 @@ async def get(ctx: Context) -> Response:
         raise DavMethodNotAllowed("GET works on calendars and their events")
     resource = await ctx.resource(calendar)
     headers = {"ETag": resource.etag}
-    if matches(ctx.request.headers.get("if-none-match"), resource.etag):
+    if etag_matches(ctx.request.headers.get("if-none-match"), resource.etag):
         return Response(status_code=304, headers=headers)
     body = b"" if ctx.request.method == "HEAD" else ctx.service.render(calendar, resource)
     return Response(body, media_type=ical.CONTENT_TYPE, headers=headers)

@@ -27,6 +27,7 @@ from aiwfe.calendar.schemas import FreeBusyOut
 from aiwfe.calendar.service import CalendarService
 from aiwfe.calendar.store import bump_version, draft_of, fill, new_row
 from aiwfe.calendar.sync.service import is_read_only
+from aiwfe.core.etags import etag_matches
 
 SYNC_PREFIX = "urn:aiwfe:caldav:sync:"
 MAX_RESOURCE_EVENTS = 1000
@@ -74,14 +75,6 @@ def sync_token(calendar: Calendar) -> str:
 
 def ctag(calendar: Calendar) -> str:
     return str(calendar.version)
-
-
-def matches(tags: str | None, etag: str | None) -> bool:
-    """Whether an If-Match / If-None-Match list names ``etag`` (``*``: any existing resource)."""
-    if tags is None:
-        return False
-    values = {value.strip().removeprefix("W/") for value in tags.split(",")}
-    return etag is not None and ("*" in values or etag in values)
 
 
 class DavService:
@@ -243,9 +236,9 @@ class DavService:
         current: Resource | None, if_match: str | None, if_none_match: str | None
     ) -> None:
         etag = current.etag if current else None
-        if if_match is not None and not matches(if_match, etag):
+        if if_match is not None and not etag_matches(if_match, etag):
             raise DavPreconditionFailed("If-Match does not name the resource's current ETag")
-        if if_none_match is not None and matches(if_none_match, etag):
+        if if_none_match is not None and etag_matches(if_none_match, etag):
             raise DavPreconditionFailed("the resource exists (If-None-Match)")
 
     async def delete(self, calendar: Calendar, resource: Resource, *, if_match: str | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.service import CalendarDeps, CalendarService
 from aiwfe.calendar.tasks import IMPORT_ICS
 from aiwfe.core.db import get_session
+from aiwfe.worker.publish import publish
 
 
 def page_cache(state: State) -> PageCache:
@@ -37,8 +37,7 @@ def _calendar_deps(state: State) -> CalendarDeps:
     if deps is None:
 
         async def enqueue_import(import_id: uuid.UUID) -> None:
-            # Publishing is a blocking broker round trip; keep it off the event loop.
-            await asyncio.to_thread(state.celery.send_task, IMPORT_ICS, args=[str(import_id)])
+            await publish(state.celery, IMPORT_ICS, args=[str(import_id)])
 
         deps = CalendarDeps(
             settings=state.settings, redis=state.redis, enqueue_import=enqueue_import, pages=page_cache(state)

@@ -28,6 +28,7 @@ from aiwfe.calendar.schemas import (
 from aiwfe.calendar.service import CalendarService, RangeQuery, event_out
 from aiwfe.calendar.sync import service as sync
 from aiwfe.calendar.sync.deps import sync_enqueuer
+from aiwfe.core.etags import etag_matches
 
 calendars = APIRouter(prefix="/calendars", tags=["calendars"])
 events = APIRouter(prefix="/events", tags=["events"])
@@ -64,17 +65,10 @@ def _quoted(tag: str) -> str:
     return f'"{tag}"'
 
 
-def _matches(if_none_match: str | None, tag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return "*" in tags or _quoted(tag) in tags
-
-
 def _ics_response(body: bytes, calendar: Calendar, if_none_match: str | None, filename: str) -> Response:
     tag = f"{calendar.id.hex}-{calendar.version}"
     headers = {"ETag": _quoted(tag), "Cache-Control": "private, max-age=300"}
-    if _matches(if_none_match, tag):
+    if etag_matches(if_none_match, tag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return Response(body, media_type=ICS_TYPE, headers=headers)
@@ -270,7 +264,7 @@ async def list_occurrences(
         query = RangeQuery(start=start, end=end, calendar_id=calendar, limit=limit, cursor=cursor)
         tag = await service.page_etag(principal.user.id, query)
         headers = {"ETag": _quoted(tag), "Cache-Control": "private, no-cache"}
-        if _matches(if_none_match, tag):
+        if etag_matches(if_none_match, tag):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
         body = await service.occurrence_page(principal.user.id, query, tag)
     return Response(body, media_type="application/json", headers=headers)
@@ -295,7 +289,7 @@ async def get_event(
     service: CalendarService = Depends(calendar_service),
 ) -> EventOut | Response:
     row = await service.event(principal.user.id, event_id)
-    if _matches(if_none_match, row.etag):
+    if etag_matches(if_none_match, row.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": _quoted(row.etag)})
     return _event_response(response, event_out(row))
 

@@ -6,8 +6,6 @@ export. Every lookup is scoped to the calling user: another user's id is simply 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import json
 import uuid
@@ -69,6 +67,8 @@ from aiwfe.calendar.schemas import (
 from aiwfe.calendar.store import bump_version, draft_of, fill, new_row
 from aiwfe.calendar.sync.service import check_writable
 from aiwfe.core.crypto import new_token, token_hash
+from aiwfe.core.cursors import BadCursor, decode_cursor, encode_cursor
+from aiwfe.core.etags import etag_matches
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
 
@@ -209,20 +209,14 @@ def _patched(draft: EventDraft, body: EventPatch, default_tz: str, *, whole: boo
 
 
 def _encode_cursor(start: datetime, occurrence_id: str) -> str:
-    raw = json.dumps([start.isoformat(), occurrence_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(start, occurrence_id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start, occurrence_id = json.loads(raw)
-        moment = datetime.fromisoformat(start)
-        if not isinstance(occurrence_id, str) or moment.tzinfo is None:
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return decode_cursor(cursor)
+    except BadCursor:
         raise InvalidQuery("cursor", "is not a cursor this API returned") from None
-    return moment, occurrence_id
 
 
 @dataclass
@@ -468,8 +462,7 @@ class CalendarService:
     def _check_etag(row: Event, if_match: str | None) -> None:
         if if_match is None:
             return
-        wanted = {tag.strip().removeprefix("W/").strip('"') for tag in if_match.split(",")}
-        if "*" not in wanted and row.etag not in wanted:
+        if not etag_matches(if_match, row.etag):
             raise PreconditionFailed("the event changed since you read it (ETag mismatch)")
 
     async def update_event(

@@ -13,6 +13,7 @@ from aiwfe.auth.deps import Principal, require_scope
 from aiwfe.auth.liveness import still_signed_in
 from aiwfe.auth.service import AuthDeps
 from aiwfe.core.db import get_session
+from aiwfe.jobs.deps import job_service, stream_slots
 from aiwfe.jobs.schemas import JobOut, JobPage
 from aiwfe.jobs.service import JobService
 from aiwfe.jobs.streams import StreamSlots
@@ -22,11 +23,6 @@ routers = [jobs]
 
 # How long a browser waits before reconnecting after the stream ends (milliseconds).
 RECONNECT_MS = 2000
-
-
-async def job_service(request: Request) -> JobService:
-    state = request.app.state
-    return JobService(state.sessionmaker, state.settings)
 
 
 @jobs.get("", response_model=JobPage)
@@ -47,11 +43,6 @@ async def get_job(
     service: JobService = Depends(job_service),
 ) -> JobOut:
     return await service.get_job(principal.user.id, job_id)
-
-
-def stream_slots(request: Request) -> StreamSlots:
-    state = request.app.state
-    return StreamSlots(state.redis, state.settings, state.auth.clock)
 
 
 async def followed_job(

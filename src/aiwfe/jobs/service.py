@@ -8,17 +8,15 @@ One primary-key read per open stream every ``AIWFE_JOBS_EVENTS_POLL_SECONDS`` is
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiwfe.core import cursors
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
 from aiwfe.jobs.errors import InvalidCursor, JobNotFound
@@ -38,19 +36,14 @@ class Update:
 
 
 def encode_cursor(position: Position) -> str:
-    raw = f"{position.created_at.isoformat()}|{position.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.encode_cursor(position.created_at, str(position.id))
 
 
 def decode_cursor(cursor: str) -> Position:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, job_id = raw.partition("|")
-        created_at = datetime.fromisoformat(stamp)
-        if created_at.tzinfo is None:
-            raise ValueError("naive time")
+        created_at, job_id = cursors.decode_cursor(cursor)
         return Position(created_at, uuid.UUID(job_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except ValueError:  # BadCursor, or not a job id
         raise InvalidCursor("pass back the next_cursor of a previous page", field="cursor") from None
 
 

@@ -9,11 +9,12 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from aiwfe.auth.deps import Principal, auth_service, current_principal, require_scope, set_session_cookies
+from aiwfe.auth.deps import Principal, current_principal, require_scope, set_session_cookies
 from aiwfe.auth.errors import Forbidden
 from aiwfe.auth.guards import verified_recently_authenticated
-from aiwfe.auth.service import AuthService, MfaChallenge, SignedIn
+from aiwfe.auth.service import MfaChallenge, SignedIn
 from aiwfe.core.settings import Environment, Settings
+from aiwfe.oauth.deps import oauth_service
 from aiwfe.oauth.schemas import LinkStartOut, OAuthAccountOut, ProviderOut, UnlinkedOut
 from aiwfe.oauth.service import OAuthDeps, OAuthService
 
@@ -24,11 +25,6 @@ BINDING_COOKIE = "aiwfe_oauth"
 CALLBACK = "oauth_callback"
 # Where to land after the provider: a path on this site only (no scheme, no //host), so no open redirect.
 NextPath = Query("/", alias="next", max_length=500, pattern=r"^/([^/\\\s]\S*)?$")
-
-
-async def oauth_service(request: Request, auth: AuthService = Depends(auth_service)) -> OAuthService:
-    deps: OAuthDeps = request.app.state.oauth
-    return OAuthService(auth.db, deps, auth)
 
 
 def _public(settings: Settings, path: str) -> str:

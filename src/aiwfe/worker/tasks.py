@@ -10,9 +10,9 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy import text
 
-from aiwfe.core.db import create_engine
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings, get_settings
+from aiwfe.worker.resources import task_resources
 
 log = get_logger(__name__)
 CANARY = "aiwfe.system.canary"
@@ -34,22 +34,18 @@ def ping(payload: dict[str, Any] | None = None, sleep_seconds: float = 0.0) -> d
 
 async def write_canary_row(settings: Settings, keep_days: int = CANARY_KEEP_DAYS) -> int:
     """Insert one ``ops_canary`` row (source ``beat``) and drop beat rows older than ``keep_days``."""
-    engine = create_engine(settings)
-    try:
-        async with engine.begin() as conn:
-            row_id = (
-                await conn.execute(text("INSERT INTO ops_canary (source) VALUES ('beat') RETURNING id"))
-            ).scalar_one()
-            await conn.execute(
-                text(
-                    "DELETE FROM ops_canary WHERE source = 'beat' "
-                    "AND written_at < now() - make_interval(days => :days)"
-                ),
-                {"days": keep_days},
-            )
-        return int(row_id)
-    finally:
-        await engine.dispose()
+    async with task_resources(settings) as task, task.engine.begin() as conn:
+        row_id = (
+            await conn.execute(text("INSERT INTO ops_canary (source) VALUES ('beat') RETURNING id"))
+        ).scalar_one()
+        await conn.execute(
+            text(
+                "DELETE FROM ops_canary WHERE source = 'beat' "
+                "AND written_at < now() - make_interval(days => :days)"
+            ),
+            {"days": keep_days},
+        )
+    return int(row_id)
 
 
 @shared_task(name=CANARY)

@@ -6,11 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.auth.deps import Principal, require_scope
 from aiwfe.auth.guards import verified_recently_authenticated
-from aiwfe.calendar.deps import calendar_service
+from aiwfe.calendar.reminders.deps import reminder_service
 from aiwfe.calendar.reminders.schemas import (
     MAX_REMINDERS,
     MarkedRead,
@@ -24,19 +23,11 @@ from aiwfe.calendar.reminders.schemas import (
     WebhookTestOut,
 )
 from aiwfe.calendar.reminders.service import ReminderService
-from aiwfe.calendar.service import CalendarService
-from aiwfe.core.db import get_session
 
 events = APIRouter(prefix="/events", tags=["reminders"])
 notifications = APIRouter(prefix="/notifications", tags=["reminders"])
 hooks = APIRouter(prefix="/reminders", tags=["reminders"])
 routers = [events, notifications, hooks]
-
-
-async def reminder_service(
-    calendars: CalendarService = Depends(calendar_service), db: AsyncSession = Depends(get_session)
-) -> ReminderService:
-    return ReminderService(db, calendars.settings, calendars)
 
 
 @events.get("/{event_id}/reminders", response_model=list[ReminderOut])

@@ -4,8 +4,6 @@ Events are looked up through the calendar service, so another user's event is si
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import uuid
 from collections.abc import Sequence
@@ -30,23 +28,15 @@ from aiwfe.calendar.reminders.schemas import (
 from aiwfe.calendar.service import CalendarService
 from aiwfe.core import resilience
 from aiwfe.core.crypto import decrypt, encrypt
+from aiwfe.core.cursors import decode_cursor, encode_cursor
 from aiwfe.core.settings import Settings
-
-
-def _encode_cursor(created_at: datetime, notification_id: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(notification_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, notification_id = json.loads(raw)
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            raise ValueError
-        return moment, uuid.UUID(notification_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, AttributeError):
+        created, notification_id = decode_cursor(cursor)
+        return created, uuid.UUID(notification_id)
+    except ValueError:  # BadCursor, or not an id
         raise InvalidReminders("cursor", "is not a cursor this API returned") from None
 
 
@@ -132,7 +122,7 @@ class ReminderService:
         more = len(rows) > limit
         return NotificationPage(
             items=[NotificationOut.model_validate(row) for row in page],
-            next_cursor=_encode_cursor(page[-1].created_at, page[-1].id) if more else None,
+            next_cursor=encode_cursor(page[-1].created_at, str(page[-1].id)) if more else None,
             unread=unread or 0,
         )
 

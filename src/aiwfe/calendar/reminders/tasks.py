@@ -6,7 +6,6 @@ redelivery, two scans) do nothing. Nothing waits in the broker with an ETA: a re
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -16,9 +15,9 @@ from celery import Celery, shared_task
 from celery.signals import worker_ready
 
 from aiwfe.calendar.reminders import delivery, scanner
-from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import get_settings
+from aiwfe.worker.resources import TaskResources, run_async
 
 log = get_logger(__name__)
 SCAN = "aiwfe.reminders.scan"
@@ -37,16 +36,11 @@ def enqueue_sends(app: Celery, delivery_ids: Iterable[uuid.UUID]) -> None:
 @shared_task(name=SCAN, bind=True)
 def scan_due(self: Any) -> dict[str, Any]:
     """Record due reminders and hand each claimable one to a worker."""
-    settings = get_settings()
 
-    async def run() -> scanner.ScanResult:
-        engine = create_engine(settings)
-        try:
-            return await scanner.scan(create_sessionmaker(engine), settings, _now())
-        finally:
-            await engine.dispose()
+    async def run(task: TaskResources) -> scanner.ScanResult:
+        return await scanner.scan(task.sessions, task.settings, _now())
 
-    result = asyncio.run(run())
+    result = run_async(run)
     enqueue_sends(self.app, result.to_send)
     return {"recorded": result.recorded, "skipped": result.skipped, "enqueued": len(result.to_send)}
 
@@ -54,16 +48,11 @@ def scan_due(self: Any) -> dict[str, Any]:
 @shared_task(name=SEND)
 def send_reminder(delivery_id: str) -> str:
     """Claim and send one delivery: ``sent``, ``not-claimed`` (done or another's), ``retry`` or ``failed``."""
-    settings = get_settings()
 
-    async def run() -> str:
-        engine = create_engine(settings)
-        try:
-            return await delivery.deliver(create_sessionmaker(engine), settings, uuid.UUID(delivery_id), _now)
-        finally:
-            await engine.dispose()
+    async def run(task: TaskResources) -> str:
+        return await delivery.deliver(task.sessions, task.settings, uuid.UUID(delivery_id), _now)
 
-    return asyncio.run(run())
+    return run_async(run)
 
 
 @worker_ready.connect
