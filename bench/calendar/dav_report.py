@@ -5,8 +5,10 @@ the count, errors and p50/p95 that wrk's own summary leaves out."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ class WrkFigures:
     errors: int
     p50_ms: float
     p95_ms: float
+    # The server process's CPU time per request (utime + stime from /proc): steady under others' load.
+    cpu_ms: float | None = None
 
     @property
     def rate(self) -> float:
@@ -38,6 +42,16 @@ class WrkFigures:
 
     def pct(self, q: int) -> float:
         return {50: self.p50_ms, 95: self.p95_ms}[q]
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onward
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _lua_string(text: str) -> str:
@@ -62,7 +76,11 @@ def wrk(
     clients: int,
     seconds: float,
     timeout: float = 10.0,
+    pid: int | None = None,
+    profile: Path | None = None,
 ) -> WrkFigures:
+    """``pid``: the server process whose CPU time is counted; ``profile``: a folder for a py-spy recording
+    of it (collapsed stacks, one file per target; sampling costs the server a little CPU)."""
     header_lines = "\n".join(
         f"wrk.headers[ {_lua_string(key)} ] = {_lua_string(value)}" for key, value in (headers or {}).items()
     )
@@ -74,11 +92,26 @@ def wrk(
             "wrk", f"-t{min(2, clients)}", f"-c{clients}", f"-d{max(1, round(seconds))}s",
             f"--timeout={timeout:g}s", "-s", str(path), url,
         ]  # fmt: skip
+        spy = None
+        if profile is not None and pid is not None:
+            profile.mkdir(parents=True, exist_ok=True)
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+            spy_cmd = [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid)]
+            spy_cmd += ["--rate", "250", "--nonblocking", "--format", "raw", "--output"]
+            spy_cmd += [str(profile / f"{slug}.txt"), "--duration", str(max(1, round(seconds)))]
+            spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        before = cpu_seconds(pid) if pid is not None else 0.0
         output = subprocess.run(
             command, capture_output=True, text=True, check=True, timeout=seconds + 120
         ).stdout
+        spent = cpu_seconds(pid) - before if pid is not None else None
+        if spy is not None:
+            spy.wait(60)
     found = re.search(r"^WRK (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)$", output, re.MULTILINE)
     if found is None:
         raise RuntimeError(f"wrk printed no summary:\n{output}")
     count, micros, errors = int(found[1]), int(found[2]), int(found[3])
-    return WrkFigures(name, count, micros / 1e6, errors, float(found[4]) / 1000, float(found[5]) / 1000)
+    cpu_ms = spent * 1000 / count if spent is not None and count else None
+    return WrkFigures(
+        name, count, micros / 1e6, errors, float(found[4]) / 1000, float(found[5]) / 1000, cpu_ms
+    )
