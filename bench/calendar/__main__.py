@@ -558,6 +558,7 @@ def compare_reports(
                 clients=clients,
                 seconds=seconds,
                 pid=uncached_pid,
+                profile=args.profile,
             )
         )
     base, params, headers = month_view
@@ -630,7 +631,7 @@ def main() -> None:
         help="only aiwfe's REPORT (cached, cache off) and the month view with wrk: no Radicale, no httpx",
     )
     parser.add_argument(
-        "--profile", type=Path, help="record aiwfe's cached targets with py-spy into this folder"
+        "--profile", type=Path, help="record aiwfe's targets with py-spy into this folder"
     )
     args = parser.parse_args()
     if args.quick:
