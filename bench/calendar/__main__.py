@@ -383,11 +383,11 @@ def radicale_starts(multistatus: str) -> set[tuple[str, str]]:
 
 
 def table(figures: list[Figures], floor: Figures) -> None:
-    print(f"{'target':<44}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}{'errors':>7}{'vs bare':>9}")
+    print(f"{'target':<52}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}{'errors':>7}{'vs bare':>9}")
     for f in figures:
         share = f.rate / floor.rate * 100
         print(
-            f"{f.name:<44}{f.rate:>9.1f}{f.pct(50):>9.1f}{f.pct(95):>9.1f}{f.count:>7}{f.errors:>7}{share:>8.1f}%"
+            f"{f.name:<52}{f.rate:>9.1f}{f.pct(50):>9.1f}{f.pct(95):>9.1f}{f.count:>7}{f.errors:>7}{share:>8.1f}%"
         )
 
 
@@ -479,7 +479,7 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
         pids = (api_pid, uncached_pid)
         if args.dav_only:
             figures = compare_reports(
-                args, report, (dav_url, dav_auth, uncached_port), None, (base, params, headers), pids
+                args, report, (dav_url, dav_auth, uncached_port), None, (base, params, headers), pids, edited
             )
             print_reports(figures, clients)
             return
@@ -503,7 +503,13 @@ async def run(args: argparse.Namespace, database_url: str, redis_url: str, work:
         )
         results += [floor, dav_figures]
         side_by_side = compare_reports(
-            args, report, (dav_url, dav_auth, uncached_port), (url, auth), (base, params, headers), pids
+            args,
+            report,
+            (dav_url, dav_auth, uncached_port),
+            (url, auth),
+            (base, params, headers),
+            pids,
+            edited,
         )
     print()
     print(f"{clients} concurrent clients, one httpx.AsyncClient; March 2026, Europe/Berlin, limit 500")
@@ -526,6 +532,7 @@ def compare_reports(
     radicale: tuple[str, tuple[str, str]] | None,
     month_view: tuple[str, dict[str, str], dict[str, str]],
     pids: tuple[int, int],
+    edited: str | None = None,
 ) -> list[WrkFigures]:
     """The same expanded REPORT on aiwfe's CalDAV server and on Radicale (unless ``None``), and the month
     view, with wrk; for aiwfe's targets also the API process's CPU time per request."""
@@ -562,10 +569,44 @@ def compare_reports(
             )
         )
     base, params, headers = month_view
+    month_url = f"{base}/api/v1/events?{httpx.QueryParams(params)}"
+    if not args.quick and edited is not None:
+        # Each read right after an edit of one event: the answer is built again (expansions are reused).
+        edit = (
+            f"/api/v1/events/{edited}",
+            '{"summary": "Edited %d"}',
+            {**headers, "Content-Type": "application/json"},
+        )
+        figures.append(
+            wrk(
+                "aiwfe CalDAV expanded REPORT, each after an edit",
+                dav_url,
+                method="REPORT",
+                body=report,
+                headers={**dav_headers, "Authorization": dav_auth},
+                clients=clients,
+                seconds=seconds,
+                pid=api_pid,
+                profile=args.profile,
+                edit=edit,
+            )
+        )
+        figures.append(
+            wrk(
+                "API month view, each after an edit",
+                month_url,
+                headers=headers,
+                clients=clients,
+                seconds=seconds,
+                pid=api_pid,
+                profile=args.profile,
+                edit=edit,
+            )
+        )
     figures.append(
         wrk(
             "API month view (cached)",
-            f"{base}/api/v1/events?{httpx.QueryParams(params)}",
+            month_url,
             headers=headers,
             clients=clients,
             seconds=seconds,
@@ -595,11 +636,13 @@ def compare_reports(
 def print_reports(figures: list[WrkFigures], clients: int) -> None:
     print()
     print(f"the same expanded calendar-query REPORT of March 2026, wrk with {clients} connections:")
-    print(f"{'target':<44}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}{'errors':>7}{'CPU ms':>8}")
+    print(f"{'target':<52}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'n':>7}{'errors':>7}{'CPU ms':>8}")
     for f in figures:
         cpu = f"{f.cpu_ms:>8.2f}" if f.cpu_ms is not None else f"{'':>8}"
-        print(f"{f.name:<44}{f.rate:>9.1f}{f.pct(50):>9.1f}{f.pct(95):>9.1f}{f.count:>7}{f.errors:>7}{cpu}")
+        print(f"{f.name:<52}{f.rate:>9.1f}{f.pct(50):>9.1f}{f.pct(95):>9.1f}{f.count:>7}{f.errors:>7}{cpu}")
     print("(CPU ms: the API process's utime + stime per request, from /proc; steady under others' load)")
+    if any("each after an edit" in f.name for f in figures):
+        print("(each after an edit: n, req/s and CPU ms count read + edit pairs; latencies mix both)")
     ours = figures[0]
     month = next(f for f in figures if f.name == "API month view (cached)")
     theirs = next((f for f in figures if f.name == "Radicale expanded REPORT"), None)
@@ -630,9 +673,7 @@ def main() -> None:
         action="store_true",
         help="only aiwfe's REPORT (cached, cache off) and the month view with wrk: no Radicale, no httpx",
     )
-    parser.add_argument(
-        "--profile", type=Path, help="record aiwfe's targets with py-spy into this folder"
-    )
+    parser.add_argument("--profile", type=Path, help="record aiwfe's targets with py-spy into this folder")
     args = parser.parse_args()
     if args.quick:
         args.seconds = 4.0

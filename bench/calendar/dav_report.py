@@ -17,10 +17,25 @@ LUA = """
 wrk.method = {method}
 wrk.body = {body}
 {headers}
+{edit}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("WRK %d %d %d %f %f\\n", summary.requests, summary.duration,
     e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(95)))
+end
+"""
+# Each connection alternates an edit (a PATCH through the REST API, which bumps the calendar's version) and
+# the request measured, so every measured request finds a new version and builds its answer again.
+EDIT = """
+local n = 0
+local edit_headers = {{}}
+{edit_headers}
+request = function()
+  n = n + 1
+  if n % 2 == 1 then
+    return wrk.format("PATCH", {edit_path}, edit_headers, string.format({edit_body}, n))
+  end
+  return wrk.format()
 end
 """
 
@@ -78,13 +93,28 @@ def wrk(
     timeout: float = 10.0,
     pid: int | None = None,
     profile: Path | None = None,
+    edit: tuple[str, str, dict[str, str]] | None = None,
 ) -> WrkFigures:
     """``pid``: the server process whose CPU time is counted; ``profile``: a folder for a py-spy recording
-    of it (collapsed stacks, one file per target; sampling costs the server a little CPU)."""
+    of it (collapsed stacks, one file per target; sampling costs the server a little CPU); ``edit``: (path,
+    body with a ``%d``, headers) of a PATCH sent before each request, the figures then count the pairs."""
     header_lines = "\n".join(
         f"wrk.headers[ {_lua_string(key)} ] = {_lua_string(value)}" for key, value in (headers or {}).items()
     )
-    script = LUA.format(method=_lua_string(method), body=_lua_string(body), headers=header_lines)
+    edit_script = ""
+    if edit is not None:
+        edit_path, edit_body, edit_headers = edit
+        edit_script = EDIT.format(
+            edit_path=_lua_string(edit_path),
+            edit_body=_lua_string(edit_body),
+            edit_headers="\n".join(
+                f"edit_headers[ {_lua_string(key)} ] = {_lua_string(value)}"
+                for key, value in edit_headers.items()
+            ),
+        )
+    script = LUA.format(
+        method=_lua_string(method), body=_lua_string(body), headers=header_lines, edit=edit_script
+    )
     with tempfile.TemporaryDirectory(prefix="aiwfe-bench-wrk-") as folder:
         path = Path(folder) / "request.lua"
         path.write_text(script)
@@ -111,6 +141,8 @@ def wrk(
     if found is None:
         raise RuntimeError(f"wrk printed no summary:\n{output}")
     count, micros, errors = int(found[1]), int(found[2]), int(found[3])
+    if edit is not None:
+        count //= 2  # pairs
     cpu_ms = spent * 1000 / count if spent is not None and count else None
     return WrkFigures(
         name, count, micros / 1e6, errors, float(found[4]) / 1000, float(found[5]) / 1000, cpu_ms
