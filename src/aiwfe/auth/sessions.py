@@ -9,6 +9,10 @@ generation (``aiwfe:principal-gen:<user>``) and a global one, read in the same r
 script); a committed change to a ``users`` row bumps the user's generation (an ORM change) or the global
 one (a bulk UPDATE on users), so the next request of every replica loads the user again. Writes (POST,
 PATCH, ...) always load the user from the database, as before, so what they change is attached.
+
+Caches of access tokens (CalDAV's app passwords) are invalidated the same way: a committed change to an
+``access_tokens`` row that matters (revoked, scopes, expiry) bumps that token's generation
+(``aiwfe:access-token-gen:<token hash>``), a bulk UPDATE or DELETE on the table bumps a global one.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.util import await_only
 
-from aiwfe.auth.models import Role, User
+from aiwfe.auth.models import AccessToken, Role, User
 from aiwfe.core.crypto import new_token, token_hash
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
@@ -37,6 +41,10 @@ INDEX = "aiwfe:user-sessions:"
 GENERATION = "aiwfe:principal-gen:"
 GLOBAL_GENERATION = "aiwfe:principal-gen"
 PRINCIPAL_FIELD = "principal"
+TOKEN_GENERATION = "aiwfe:access-token-gen:"  # noqa: S105 (a Redis key prefix)
+GLOBAL_TOKEN_GENERATION = "aiwfe:access-token-gen"  # noqa: S105 (a Redis key)
+# How long a generation outlives its bump: longer than any cache entry tagged with the old one.
+TOKEN_GENERATION_SECONDS = 3600
 TOUCH_EVERY_SECONDS = 60
 MARK_REAUTH = (
     "if redis.call('exists', KEYS[1]) == 1 then redis.call('hset', KEYS[1], 'reauth_at', ARGV[1]) end"
@@ -44,6 +52,9 @@ MARK_REAUTH = (
 # Where an API session finds the store to tell about user changes (``async_sessionmaker(info=...)``).
 STORE_INFO_KEY = "aiwfe_session_store"
 _CHANGED_INFO_KEY = "aiwfe_changed_users"
+_CHANGED_TOKENS_INFO_KEY = "aiwfe_changed_tokens"
+# What a cached token's holder may do depends on these; last_used_at (touched every minute) does not.
+_TOKEN_FIELDS = ("revoked_at", "scopes", "expires_at", "user_id", "token_hash")
 log = get_logger(__name__)
 
 # The session's hash and both generations in one round trip. The per-user key is not in KEYS (it is
@@ -90,7 +101,7 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _snapshot(user: User, generation: str) -> str:
+def user_snapshot(user: User, generation: str) -> str:
     data: dict[str, Any] = {
         "gen": generation,
         "id": str(user.id),
@@ -106,7 +117,7 @@ def _snapshot(user: User, generation: str) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
-def _from_snapshot(raw: str, generation: str) -> User | None:
+def user_from_snapshot(raw: str, generation: str) -> User | None:
     """A transient User (in no database session) from a snapshot of this generation, else None."""
     try:
         data = json.loads(raw)
@@ -215,7 +226,7 @@ class SessionStore:
             return None
         generation = f"{_text(global_gen)}.{_text(user_gen)}"
         snapshot = raw.get(PRINCIPAL_FIELD)
-        user = _from_snapshot(snapshot, generation) if snapshot else None
+        user = user_from_snapshot(snapshot, generation) if snapshot else None
         if user is not None and user.id != record.user_id:
             user = None  # never another user's snapshot, whatever is stored
         return CachedSession(record, user, generation)
@@ -224,7 +235,7 @@ class SessionStore:
         """Keep ``user`` (loaded after ``generation`` was read) beside the session for the next reads."""
         try:
             await self._snapshot_script(
-                keys=[KEY + record.id], args=[PRINCIPAL_FIELD, _snapshot(user, generation)]
+                keys=[KEY + record.id], args=[PRINCIPAL_FIELD, user_snapshot(user, generation)]
             )
         except RedisError as exc:
             log.warning("principal_cache_unavailable", error=str(exc))
@@ -237,6 +248,15 @@ class SessionStore:
                 pipe.incr(key)
                 # Outlives every snapshot tagged before the bump: those live no longer than their session.
                 pipe.expire(key, self.absolute + 60)
+            await pipe.execute()
+
+    async def tokens_changed(self, hashes: Iterable[str | None]) -> None:
+        """Bump the generation of each access token (by hash; ``None``: every token)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for found in set(hashes):
+                key = GLOBAL_TOKEN_GENERATION if found is None else TOKEN_GENERATION + found
+                pipe.incr(key)
+                pipe.expire(key, TOKEN_GENERATION_SECONDS)
             await pipe.execute()
 
     async def _live(self, record: SessionRecord) -> SessionRecord | None:
@@ -307,9 +327,15 @@ def _note_changed_users(session: Session, _flush_context: object) -> None:
     if STORE_INFO_KEY not in session.info:
         return
     changed = session.info.setdefault(_CHANGED_INFO_KEY, set())
+    tokens = session.info.setdefault(_CHANGED_TOKENS_INFO_KEY, set())
     for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, User) and (obj in session.deleted or session.is_modified(obj)):
             changed.add(obj.id)
+        elif isinstance(obj, AccessToken) and (
+            obj in session.deleted
+            or any(inspect(obj).attrs[name].history.has_changes() for name in _TOKEN_FIELDS)
+        ):
+            tokens.update(found for found in inspect(obj).attrs.token_hash.history.sum() if found)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -317,24 +343,36 @@ def _note_bulk_user_changes(state: ORMExecuteState) -> None:
     if STORE_INFO_KEY not in state.session.info or not (state.is_update or state.is_delete):
         return
     mapper = state.bind_mapper
+    # Which rows a bulk statement touches is unknown here: every snapshot goes.
     if mapper is not None and mapper.class_ is User:
-        # Which rows a bulk statement touches is unknown here: every snapshot goes.
         state.session.info.setdefault(_CHANGED_INFO_KEY, set()).add(None)
+    elif mapper is not None and mapper.class_ is AccessToken:
+        state.session.info.setdefault(_CHANGED_TOKENS_INFO_KEY, set()).add(None)
 
 
 @event.listens_for(Session, "after_commit")
 def _bump_changed_users(session: Session) -> None:
     changed = session.info.pop(_CHANGED_INFO_KEY, None)
+    tokens = session.info.pop(_CHANGED_TOKENS_INFO_KEY, None)
     store = session.info.get(STORE_INFO_KEY)
-    if not changed or store is None:
+    if store is None:
         return
     try:
         # The commit of an AsyncSession runs in SQLAlchemy's greenlet: await_only reaches the loop.
-        await_only(store.users_changed(changed))
+        if changed:
+            await_only(store.users_changed(changed))
+        if tokens:
+            await_only(store.tokens_changed(tokens))
     except RedisError as exc:
-        log.error("principal_cache_invalidation_failed", error=str(exc), users=len(changed))
+        log.error(
+            "principal_cache_invalidation_failed",
+            error=str(exc),
+            users=len(changed or ()),
+            tokens=len(tokens or ()),
+        )
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_changed_users(session: Session) -> None:
     session.info.pop(_CHANGED_INFO_KEY, None)
+    session.info.pop(_CHANGED_TOKENS_INFO_KEY, None)

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -305,14 +306,21 @@ class DavService:
     ) -> dict[str, bytes]:
         """Each resource's occurrences in ``window`` as expanded iCalendar, by UID."""
         occurrences = await self._occurrences_in(calendar, window)
-        wanted = {r.uid for r in resources}
-        stamps = {r.uid: ical.stamp_of(r.rows) for r in resources}
+        wanted = {r.uid: r for r in resources}
         by_uid: dict[str, list[tuple[Event, Instance, str | None]]] = defaultdict(list)
         for occurrence in occurrences:
             row = occurrence.content
             if row.uid in wanted:
                 by_uid[row.uid].append((row, occurrence.instance, occurrence.key))
-        return {uid: ical.expanded(by_uid.get(uid, []), stamps[uid]) for uid in wanted}
+        pages = self.calendars.pages
+        found: dict[str, bytes] = {}
+        for uid, resource in wanted.items():
+            # Writing iCalendar costs more than expanding: after a write to one event, a REPORT writes
+            # that resource again and reuses the others'. The resource's ETag changes with any of its
+            # rows (each write gives a row a new random ETag); the zone decides all-day occurrences.
+            key = ("caldav-expanded", calendar.id, calendar.time_zone, resource.etag, window, self.limit)
+            found[uid] = pages.expansion(key, partial(_write_expanded, by_uid[uid], resource))
+        return found
 
     async def _occurrences_in(self, calendar: Calendar, window: TimeRange) -> list[Any]:
         key = (calendar.id, window.start, window.end)
@@ -355,6 +363,10 @@ class DavService:
         gone = [uid for uid in uids if uid not in present]
         names = await self._names(calendar, gone)
         return Changes(token, changed, sorted(names.get(uid, default_name(uid)) for uid in gone))
+
+
+def _write_expanded(occurrences: list[tuple[Event, Instance, str | None]], resource: Resource) -> bytes:
+    return ical.expanded(occurrences, ical.stamp_of(resource.rows))
 
 
 def _check_writable(calendar: Calendar) -> None:

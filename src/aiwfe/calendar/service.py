@@ -752,6 +752,12 @@ class CalendarService:
             raise CalendarNotFound(f"no calendar {calendar_id}")
         return sorted([str(row.id), row.version] for row in rows)
 
+    async def calendar_version(self, user_id: uuid.UUID, calendar_id: uuid.UUID) -> int:
+        """The version of one of the user's calendars, found as cheaply as a cached page's ETag is (the
+        CalDAV server keys its cached answers on it); CalendarNotFound if it is not theirs."""
+        [[_id, version]] = await self._versions(user_id, calendar_id)
+        return int(version)
+
     async def page_etag(self, user_id: uuid.UUID, query: RangeQuery) -> str:
         """The ETag of a page: it changes exactly when one of its calendars (or the query) does."""
         start, end = self._check_range(query.start, query.end)
