@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 
 from aiwfe import __version__
 from aiwfe.api.readiness import check_readiness
@@ -14,6 +15,27 @@ from aiwfe.core.errors import PROBLEM_BASE
 from aiwfe.core.logging import get_logger
 
 router = APIRouter(tags=["health"])
+
+
+class ReadyCheckOut(BaseModel):
+    """One check of ``/ready``. Through the proxy only ``status`` (``ok`` or ``failed``); a direct request
+    to a replica adds ``latency_ms`` and the check's own details."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    latency_ms: float | None = None
+
+
+class ReadyOut(BaseModel):
+    status: str
+    version: str
+    checks: dict[str, ReadyCheckOut]
+    failed: list[str]
+    degraded: list[str]
+    detail: str | None = Field(default=None, description="only when not ready (503)")
+
+
 log = get_logger(__name__)
 
 
@@ -29,7 +51,10 @@ async def health() -> dict[str, str]:
         "Through the proxy each check says only `ok` or `failed`; what failed and why is in the API's log "
         "(`ready_check_failed`) and in the answer to a direct request on the API's own port."
     ),
-    responses={503: {"description": "A dependency the API needs is failing; `failed` names it"}},
+    response_model=ReadyOut,
+    responses={
+        503: {"model": ReadyOut, "description": "A dependency the API needs is failing; `failed` names it"}
+    },
 )
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state

@@ -47,6 +47,7 @@ from aiwfe.auth.schemas import (
     TotpDisableIn,
     TotpSetupOut,
     UserOut,
+    UserPageOut,
 )
 from aiwfe.auth.service import AuthService, MfaChallenge, SignedIn
 
@@ -299,16 +300,16 @@ async def my_audit(
     return [AuditEventOut.model_validate(r) for r in rows]
 
 
-@admin.get("/users")
+@admin.get("/users", response_model=UserPageOut)
 async def list_users(
     q: str | None = Query(None, max_length=200),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
     _: Principal = Depends(require_admin),
     service: AuthService = Depends(auth_service),
-) -> dict[str, object]:
+) -> UserPageOut:
     users, total = await service.list_users(q, limit, offset)
-    return {"total": total, "items": [user_out(u) for u in users]}
+    return UserPageOut(total=total, items=[user_out(u) for u in users])
 
 
 @admin.patch("/users/{user_id}", response_model=UserOut)

@@ -77,6 +77,13 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
+class UserPageOut(BaseModel):
+    """One page of the admin's user list, and how many accounts match the query in all."""
+
+    total: int
+    items: list[UserOut]
+
+
 class LoginOut(BaseModel):
     mfa_required: bool = False
     mfa_token: str | None = None

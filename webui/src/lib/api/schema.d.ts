@@ -1782,6 +1782,39 @@ export interface components {
             name: string;
         };
         /**
+         * ReadyCheckOut
+         * @description One check of ``/ready``. Through the proxy only ``status`` (``ok`` or ``failed``); a direct request
+         *     to a replica adds ``latency_ms`` and the check's own details.
+         */
+        ReadyCheckOut: {
+            /** Latency Ms */
+            latency_ms?: number | null;
+            /** Status */
+            status: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ReadyOut */
+        ReadyOut: {
+            /** Checks */
+            checks: {
+                [key: string]: components["schemas"]["ReadyCheckOut"];
+            };
+            /** Degraded */
+            degraded: string[];
+            /**
+             * Detail
+             * @description only when not ready (503)
+             */
+            detail?: string | null;
+            /** Failed */
+            failed: string[];
+            /** Status */
+            status: string;
+            /** Version */
+            version: string;
+        };
+        /**
          * ReauthIn
          * @description Prove it is you again: your password, or a code from your authenticator app.
          */
@@ -1939,6 +1972,16 @@ export interface components {
             time_zone: string;
             /** Totp Enabled */
             totp_enabled: boolean;
+        };
+        /**
+         * UserPageOut
+         * @description One page of the admin's user list, and how many accounts match the query in all.
+         */
+        UserPageOut: {
+            /** Items */
+            items: components["schemas"]["UserOut"][];
+            /** Total */
+            total: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -2195,9 +2238,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UserPageOut"];
                 };
             };
             /** @description Validation Error */
@@ -4027,7 +4068,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ReadyOut"];
                 };
             };
             /** @description A dependency the API needs is failing; `failed` names it */
@@ -4035,7 +4076,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ReadyOut"];
+                };
             };
         };
     };

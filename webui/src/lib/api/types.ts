@@ -30,30 +30,11 @@ export type RecoveryCodes = Schemas['RecoveryCodesOut'];
 export type LinkStart = Schemas['LinkStartOut'];
 export type Unlinked = Schemas['UnlinkedOut'];
 
-/** GET /admin/users: the API declares no model for it (a plain dict), so its shape is written here. */
-export interface UserPage {
-	total: number;
-	items: User[];
-}
-
-/**
- * GET /ready: the API declares no model for it. Through the proxy a check has only `status` (`ok` or
- * `failed`); a direct request to an API replica has the rest.
- */
-export interface ReadyCheck {
-	status: string;
-	latency_ms?: number;
-	[key: string]: unknown;
-}
-
-export interface ReadyReport {
-	status: string;
-	version: string;
-	checks: Record<string, ReadyCheck>;
-	failed: string[];
-	degraded: string[];
-	detail?: string;
-}
+export type UserPage = Schemas['UserPageOut'];
+/** GET /ready: through the proxy a check has only `status` (`ok` or `failed`); a direct request to an API
+ * replica has the rest. */
+export type ReadyCheck = Schemas['ReadyCheckOut'];
+export type ReadyReport = Schemas['ReadyOut'];
 
 // ---- calendar ---------------------------------------------------------------------------------
 
