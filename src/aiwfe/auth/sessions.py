@@ -9,6 +9,9 @@ generation (``aiwfe:principal-gen:<user>``) and a global one, read in the same r
 script); a committed change to a ``users`` row bumps the user's generation (an ORM change) or the global
 one (a bulk UPDATE on users), so the next request of every replica loads the user again. Writes (POST,
 PATCH, ...) always load the user from the database, as before, so what they change is attached.
+
+The same round trip returns the user's calendar stamp (``aiwfe.calendar.stamps``), which names their cached
+calendar pages.
 """
 
 from __future__ import annotations
