@@ -16,10 +16,13 @@ from pydantic import SecretStr
 from sqlalchemy import delete, event, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from tests.auth.conftest import Api, login_token
-from tests.calendar import sync_support
+from tests.calendar import sync_support, test_sync_google
 from tests.calendar.conftest import Caller, sign_up
+from tests.calendar.google_stub import GoogleStub
 from tests.calendar.sync_support import IcsServer, run_sync, vcalendar, vevent
 from tests.calendar.test_range_cache import WEEKLY, cached_month, month, summaries
+from tests.calendar.test_sync_caldav import Collection, _caldav_calendar
+from tests.calendar.test_sync_google import _connect, _google_calendar, _timed
 from tests.conftest import app_client
 
 from aiwfe.calendar.models import Calendar, Event
@@ -27,12 +30,15 @@ from aiwfe.calendar.stamps import CalendarStamps
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
 from aiwfe.ops.ports import free_ports
+from aiwfe.ops.radicale import Radicale
 from aiwfe.ops.redis import RedisServer
 
 enqueued = sync_support.enqueued
 ics_server = sync_support.ics_server
 sync_settings = sync_support.sync_settings
 settings = sync_support.loopback_settings  # an ICS source on 127.0.0.1 may be added
+google = test_sync_google.google
+google_settings = test_sync_google.google_settings
 
 DAV_EVENT = vcalendar(vevent("dav-standup", "From the phone", extra="RRULE:FREQ=WEEKLY;COUNT=2\r\n"))
 
@@ -112,6 +118,40 @@ async def test_a_sync_run_shows_in_the_next_read(
     ics_server.serve("/a.ics", vcalendar(vevent("b", "Review")), headers={"ETag": '"v2"'})
     assert await run_sync(sync_settings, calendar["id"]) == "changed"
     assert summaries(await month(alice)) == ["Review"]
+
+
+async def test_a_caldav_sync_run_shows_in_the_next_read(
+    api: Api, alice: Caller, radicale: Radicale, sync_settings: Settings, enqueued: list[uuid.UUID]
+) -> None:
+    collection = Collection(radicale)
+    collection.put("a.ics", vcalendar(vevent("a", "Planning")))
+    calendar = await _caldav_calendar(alice, collection)
+    assert await cached_month(api, alice) == []
+    assert await run_sync(sync_settings, calendar["id"]) == "changed"
+    assert summaries(await cached_month(api, alice)) == ["Planning"]
+    collection.delete("a.ics")
+    assert await run_sync(sync_settings, calendar["id"]) == "changed"
+    assert await month(alice) == []
+
+
+async def test_a_google_sync_run_shows_in_the_next_read(
+    api: Api,
+    alice: Caller,
+    google: tuple[GoogleStub, str],
+    google_settings: Settings,
+    enqueued: list[uuid.UUID],
+) -> None:
+    stub, _ = google
+    stub.put(
+        "primary",
+        id="single",
+        summary="Dentist",
+        **_timed("2026-03-03T09:00:00+01:00", "2026-03-03T10:00:00+01:00"),
+    )
+    calendar = await _google_calendar(alice, await _connect(google_settings, alice, stub.access_token))
+    assert await cached_month(api, alice) == []
+    assert await run_sync(google_settings, calendar["id"]) == "changed"
+    assert summaries(await month(alice)) == ["Dentist"]
 
 
 async def test_bulk_statements_bump_the_owners_they_touch_and_no_one_else(
