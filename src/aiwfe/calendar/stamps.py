@@ -42,6 +42,8 @@ INFO_KEY = "aiwfe_calendar_stamps"
 # saves the query that finds them.
 OWNERS_OPTION = "aiwfe_calendar_owners"
 _TOUCHED_KEY = "aiwfe_calendar_owners_touched"
+# Tables by name, and the models imported inside the hooks: calendar/models.py imports this module (so the
+# hooks exist wherever the tables can be written).
 _CALENDARS, _EVENTS = "calendars", "calendar_events"
 
 # Lua, shared with the session script: the stamp of user ``uid``, made fresh when missing or of another
