@@ -19,6 +19,8 @@ from aiwfe.auth.sessions import STORE_INFO_KEY
 from aiwfe.caldav import routes as caldav_routes
 from aiwfe.calendar import routes as calendar_routes
 from aiwfe.calendar.reminders import routes as reminder_routes
+from aiwfe.calendar.stamps import INFO_KEY as STAMPS_INFO_KEY
+from aiwfe.calendar.stamps import CalendarStamps
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
@@ -76,9 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_task(SEND_EMAIL, {"to": to, "subject": subject, "body": body, "kind": kind})
 
         app.state.auth = AuthDeps.build(settings, app.state.redis, send_email, run_task=run_task)
-        # Each session tells the session store which users it changed, for the principal cache.
+        app.state.calendar_stamps = CalendarStamps(app.state.redis, settings)
+        # Each session tells the session store which users it changed, for the principal cache, and bumps
+        # the calendar stamps of the owners whose calendars it changed, for the page cache.
         app.state.sessionmaker = create_sessionmaker(
-            app.state.engine, info={STORE_INFO_KEY: app.state.auth.sessions}
+            app.state.engine,
+            info={STORE_INFO_KEY: app.state.auth.sessions, STAMPS_INFO_KEY: app.state.calendar_stamps},
         )
         app.state.oauth = OAuthDeps.build(settings, app.state.redis, clock=app.state.auth.clock)
         DB_POOL.watch(app.state.engine)

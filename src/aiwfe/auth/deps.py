@@ -63,6 +63,8 @@ class Principal:
     access_token: AccessToken | None = None
     via_cookie: bool = False
     scopes: set[str] = field(default_factory=set)
+    # Read with a cached session's snapshot (calendar/stamps.py); None otherwise.
+    calendar_stamp: str | None = None
 
 
 def _origin(url: str) -> str:
@@ -175,6 +177,7 @@ async def _cached_principal(request: Request, deps: AuthDeps) -> Principal | Non
         session_token=token,
         via_cookie=via_cookie,
         scopes=_all_scopes(cached.user),
+        calendar_stamp=cached.calendar_stamp or None,
     )
 
 

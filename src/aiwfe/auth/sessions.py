@@ -13,6 +13,9 @@ PATCH, ...) always load the user from the database, as before, so what they chan
 Caches of access tokens (CalDAV's app passwords) are invalidated the same way: a committed change to an
 ``access_tokens`` row that matters (revoked, scopes, expiry) bumps that token's generation
 (``aiwfe:access-token-gen:<token hash>``), a bulk UPDATE or DELETE on the table bumps a global one.
+
+The same round trip returns the user's calendar stamp (``aiwfe.calendar.stamps``), which names their cached
+calendar pages.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.util import await_only
 
 from aiwfe.auth.models import AccessToken, Role, User
+from aiwfe.calendar import stamps
 from aiwfe.core.crypto import new_token, token_hash
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
@@ -57,9 +61,12 @@ _CHANGED_TOKENS_INFO_KEY = "aiwfe_changed_tokens"
 _TOKEN_FIELDS = ("revoked_at", "scopes", "expires_at", "user_id", "token_hash")
 log = get_logger(__name__)
 
-# The session's hash and both generations in one round trip. The per-user key is not in KEYS (it is
-# named by the session's content), which a single Redis server allows.
-_LOAD_SCRIPT = """
+# The session's hash, both generations and the user's calendar stamp (calendar/stamps.py) in one round
+# trip. The per-user keys are not in KEYS (they are named by the session's content), which a single Redis
+# server allows.
+_LOAD_SCRIPT = (
+    stamps.LUA_FUNCTION
+    + """
 local s = redis.call('HGETALL', KEYS[1])
 if #s == 0 then return false end
 local uid = nil
@@ -67,9 +74,14 @@ for i = 1, #s, 2 do
   if s[i] == 'user_id' then uid = s[i + 1] break end
 end
 local gen = false
-if uid then gen = redis.call('GET', ARGV[1] .. uid) end
-return {s, gen or '0', redis.call('GET', ARGV[2]) or '0'}
+local stamp = ''
+if uid then
+  gen = redis.call('GET', ARGV[1] .. uid)
+  stamp = calendar_stamp(uid, ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+end
+return {s, gen or '0', redis.call('GET', ARGV[2]) or '0', stamp}
 """
+)
 # Store a snapshot only into a session that still exists: a revoked one must not come back as a stub.
 _SNAPSHOT_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
@@ -145,6 +157,8 @@ class CachedSession:
     record: SessionRecord
     user: User | None
     generation: str
+    # The user's calendar stamp: what a cached calendar page is named by (calendar/stamps.py).
+    calendar_stamp: str = ""
 
 
 class SessionStore:
@@ -153,6 +167,7 @@ class SessionStore:
         self.idle = settings.session_idle_minutes * 60
         self.absolute = settings.session_absolute_hours * 3600
         self.clock = clock
+        self.stamp_seconds = stamps.stamp_seconds(settings)
         self._load_script = redis.register_script(_LOAD_SCRIPT)
         self._snapshot_script = redis.register_script(_SNAPSHOT_SCRIPT)
 
@@ -216,10 +231,20 @@ class SessionStore:
     async def get_cached(self, token: str) -> CachedSession | None:
         """Like ``get``, plus the user's snapshot when it is of the current generation: one round trip."""
         session_id = token_hash(token)
-        found = await self._load_script(keys=[KEY + session_id], args=[GENERATION, GLOBAL_GENERATION])
+        found = await self._load_script(
+            keys=[KEY + session_id],
+            args=[
+                GENERATION,
+                GLOBAL_GENERATION,
+                stamps.PREFIX,
+                stamps.EVERYONE,
+                stamps.fresh(),
+                self.stamp_seconds,
+            ],
+        )
         if not found:
             return None
-        flat, user_gen, global_gen = found
+        flat, user_gen, global_gen, calendar_stamp = found
         raw = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
         record = self._record(session_id, raw)
         if record is None or await self._live(record) is None:
@@ -229,7 +254,7 @@ class SessionStore:
         user = user_from_snapshot(snapshot, generation) if snapshot else None
         if user is not None and user.id != record.user_id:
             user = None  # never another user's snapshot, whatever is stored
-        return CachedSession(record, user, generation)
+        return CachedSession(record, user, generation, _text(calendar_stamp))
 
     async def remember_user(self, record: SessionRecord, user: User, generation: str) -> None:
         """Keep ``user`` (loaded after ``generation`` was read) beside the session for the next reads."""

@@ -3,10 +3,11 @@
 Under them, each series' expansion over a range is kept by the row's ETag, so the page rebuilt after a
 write re-expands only the series that changed.
 
-Keys are page ETags, which name the user, the calendars' ids and versions, the range, the page and the
-expansion limit. Every write to a calendar or its events bumps the calendar's version in the writing
-transaction, so a write makes new keys rather than invalidating old ones: an entry is never wrong for its
-key, stale ones are simply never asked for again and age out. A cache problem never fails a read.
+Keys are page ETags, which name the user, the user's calendar stamp (``stamps.py``), the range, the page
+and the expansion limit. Every commit that changes a calendar or its events gives its owner a new stamp, and
+a stamp is never reused, so a write makes new keys rather than invalidating old ones: an entry is never
+wrong for its key, stale ones are simply never asked for again and age out. A cache problem never fails a
+read.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from starlette.datastructures import State
 
 from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.service import CalendarDeps, CalendarService
+from aiwfe.calendar.stamps import CalendarStamps
 from aiwfe.calendar.tasks import IMPORT_ICS
 from aiwfe.core.db import get_session
 from aiwfe.worker.publish import publish
@@ -29,6 +30,12 @@ def page_cache(state: State) -> PageCache:
         )
         state.calendar_pages = cache
     return cache
+
+
+def calendar_stamps(state: State) -> CalendarStamps:
+    """This API process's calendar stamps (made in the app's lifespan, which wires them into its sessions)."""
+    stamps: CalendarStamps = state.calendar_stamps
+    return stamps
 
 
 def _calendar_deps(state: State) -> CalendarDeps:

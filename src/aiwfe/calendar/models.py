@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+# Imported with the tables so that every process that can write them has the hooks that bump stamps.
+from aiwfe.calendar import stamps  # noqa: F401
 from aiwfe.core.db import Base
 
 

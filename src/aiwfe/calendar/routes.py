@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 
 from aiwfe.auth.deps import Principal, require_scope
 from aiwfe.auth.guards import verified_writer
-from aiwfe.calendar.deps import calendar_reader, calendar_service
+from aiwfe.calendar.deps import calendar_reader, calendar_service, calendar_stamps
 from aiwfe.calendar.errors import InvalidQuery, UploadTooLarge
 from aiwfe.calendar.models import Calendar, CalendarImport, CalendarSource, ImportStatus
 from aiwfe.calendar.schemas import (
@@ -262,7 +262,8 @@ async def list_occurrences(
         if limit > service.settings.calendar_page_size_max:
             raise InvalidQuery("limit", f"must be at most {service.settings.calendar_page_size_max}")
         query = RangeQuery(start=start, end=end, calendar_id=calendar, limit=limit, cursor=cursor)
-        tag = await service.page_etag(principal.user.id, query)
+        stamp = principal.calendar_stamp or await calendar_stamps(request.app.state).read(principal.user.id)
+        tag = service.page_etag(principal.user.id, query, stamp)
         headers = {"ETag": _quoted(tag), "Cache-Control": "private, no-cache"}
         if etag_matches(if_none_match, tag):
             return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)

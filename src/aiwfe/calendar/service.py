@@ -736,37 +736,25 @@ class CalendarService:
     def _expand(self, master: Event, start: datetime, end: datetime, date_zone: tzinfo) -> Expansion:
         return expand(draft_of(master).series, start, end, date_zone=date_zone, limit=self.limit)
 
-    async def _versions(self, user_id: uuid.UUID, calendar_id: uuid.UUID | None) -> list[list[str | int]]:
-        """[calendar id, version] of the user's calendars (or the one asked for), sorted.
-
-        One Core statement outside a transaction: the version is all a read needs to find its cached page,
-        so a cache hit costs this one round trip rather than BEGIN, an ORM load and a ROLLBACK."""
-        query, params = (
-            (_VERSIONS, {"owner": user_id})
-            if calendar_id is None
-            else (_VERSION_OF, {"owner": user_id, "calendar": calendar_id})
-        )
-        async with _autocommit(self.db).connect() as conn:
-            rows = (await conn.execute(query, params)).all()
-        if calendar_id is not None and not rows:
-            raise CalendarNotFound(f"no calendar {calendar_id}")
-        return sorted([str(row.id), row.version] for row in rows)
-
     async def calendar_version(self, user_id: uuid.UUID, calendar_id: uuid.UUID) -> int:
         """The version of one of the user's calendars, found as cheaply as a cached page's ETag is (the
         CalDAV server keys its cached answers on it); CalendarNotFound if it is not theirs."""
-        [[_id, version]] = await self._versions(user_id, calendar_id)
+        async with _autocommit(self.db).connect() as conn:
+            version = (await conn.execute(_VERSION_OF, {"owner": user_id, "calendar": calendar_id})).scalar()
+        if version is None:
+            raise CalendarNotFound(f"no calendar {calendar_id}")
         return int(version)
 
-    async def page_etag(self, user_id: uuid.UUID, query: RangeQuery) -> str:
-        """The ETag of a page: it changes exactly when one of its calendars (or the query) does."""
+    def page_etag(self, user_id: uuid.UUID, query: RangeQuery, stamp: str) -> str:
+        """The ETag of a page: it changes when the user's calendar stamp (``stamps.py``: after any change to
+        one of their calendars or its events) or the query does. No query: a cache hit reads no database."""
         start, end = self._check_range(query.start, query.end)
-        versions = await self._versions(user_id, query.calendar_id)
         if query.cursor:
             _decode_cursor(query.cursor)
         state = [
             str(user_id),
-            versions,
+            stamp,
+            str(query.calendar_id or ""),
             start.isoformat(),
             end.isoformat(),
             query.limit,
@@ -871,11 +859,10 @@ class CalendarService:
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
-
-
-# Built once: each read's statement would otherwise be constructed again before its cache lookup.
-_VERSIONS = select(Calendar.id, Calendar.version).where(Calendar.owner_id == bindparam("owner"))
-_VERSION_OF = _VERSIONS.where(Calendar.id == bindparam("calendar"))
+# Built once: each CalDAV read's statement would otherwise be constructed again before its cache lookup.
+_VERSION_OF = select(Calendar.version).where(
+    Calendar.owner_id == bindparam("owner"), Calendar.id == bindparam("calendar")
+)
 
 
 def _autocommit(db: AsyncSession) -> AsyncEngine:

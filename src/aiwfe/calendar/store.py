@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aiwfe.calendar import stamps
 from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.models import Calendar, Event
 from aiwfe.calendar.recurrence import Budget, stored_span
@@ -67,6 +68,8 @@ async def bump_version(db: AsyncSession, calendar: Calendar) -> None:
         .where(Calendar.id == calendar.id)
         .values(version=Calendar.version + 1)
         .returning(Calendar.version)
+        # Its owner is known: the stamp hook need not query for it.
+        .execution_options(**{stamps.OWNERS_OPTION: (calendar.owner_id,)})
     )
     if new_version is not None:
         calendar.version = new_version

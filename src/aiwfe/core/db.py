@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import Engine, MetaData, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext import asyncio as sa_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -62,6 +63,11 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
             raise DisconnectionError("the connection was closed while idle")  # the pool tries a new one
 
 
+# The settings each engine was made with: what a session's after-commit hooks need to reach Redis in a
+# process that has no client of its own at hand (a worker task, the CLI).
+_SETTINGS: weakref.WeakKeyDictionary[Engine, Settings] = weakref.WeakKeyDictionary()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine with a bounded pool, a ping for idle connections (survives a PostgreSQL restart) and a
     statement timeout."""
@@ -82,7 +88,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         },
     )
     _ping_idle_connections(engine)
+    _SETTINGS[engine.sync_engine] = settings
     return engine
+
+
+def settings_of(bind: object) -> Settings | None:
+    """The settings ``bind`` (a sync engine or one of its connections) was made with by ``create_engine``."""
+    engine = getattr(bind, "engine", bind)
+    return _SETTINGS.get(engine) if isinstance(engine, Engine) else None
 
 
 def create_sessionmaker(
