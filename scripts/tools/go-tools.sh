@@ -86,6 +86,8 @@ build_from_source() {
     dir="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
     [ -n "$dir" ] || { echo "go mod download $module@$version failed" >&2; exit 1; }
     work="$(mktemp -d)"
+    # A failed build (set -e) leaves no copy of the module source behind.
+    trap 'rm -rf "$work"' EXIT
     cp -r "$dir/." "$work"
     chmod -R u+w "$work"
     # A module zip holds no vendor tree; a go.mod that replaces into ./vendor would point nowhere.
@@ -96,6 +98,7 @@ build_from_source() {
     (cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
       go build -trimpath -ldflags "$ldflags" -o "$BIN/$name" "$pkg") >&2
     rm -rf "$work"
+    trap - EXIT
     printf '%s\n' "$line" >"$stamp"
   done
 }
