@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Go-built tools the deployment-kit tests run (helm, kubeconform, kube-score, actionlint) at pinned
-# versions into a cache outside the repository, only when missing, and prints the bin folder.
-# A second run compares each binary's build info (`go version -m`) with the pins and builds nothing.
+# Installs the Go-built tools the deployment-kit tests run (helm, kubeconform, kube-score, actionlint, and
+# OpenTofu with the providers infra/tofu needs) at pinned versions into a cache outside the repository, only
+# when missing, and prints the bin folder.
+# A second run compares each binary's build info (`go version -m`, or the stamp a source build leaves) with
+# the pins and builds nothing.
 #
-#   AIWFE_TOOLS_CACHE   cache folder (default ~/.cache/aiwfe/go-tools); binaries go to its bin/
+#   AIWFE_TOOLS_CACHE   cache folder (default ~/.cache/aiwfe/go-tools); binaries go to its bin/, and the
+#                       OpenTofu providers are laid out as a filesystem mirror in its tofu-mirror/
 #
 # kube-linter would be the usual third tool, but the Go module proxy refuses its module
 # (golang.stackrox.io/kube-linter is not served); kube-score checks the same ground (probes,
@@ -27,6 +30,19 @@ TOOLS=(
   "kube-score|github.com/zegl/kube-score/cmd/kube-score|v1.20.0|-s -w"
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12|-s -w"
 )
+
+# OpenTofu and its providers carry replace directives in their go.mod, which `go install module@version`
+# refuses: their module source (from the Go module proxy, like any module) is built as the main module.
+# name|module|version|package|ldflags|extra replaces (old=new@version, space separated)
+# The providers are the newest releases the proxy serves as Go modules (later ones are not served);
+# vbom.ml/util, which their Kubernetes libraries need, is served only under its GitHub name.
+VBOM="vbom.ml/util=github.com/fvbommel/util@v0.0.0-20160121211510-db5cfe13f5cc"
+SOURCE_BUILDS=(
+  "tofu|github.com/opentofu/opentofu|v1.12.6|./cmd/tofu|-s -w -X github.com/opentofu/opentofu/version.dev=no|"
+  "terraform-provider-helm|github.com/hashicorp/terraform-provider-helm|v1.3.2|.|-s -w|$VBOM"
+  "terraform-provider-kubernetes|github.com/hashicorp/terraform-provider-kubernetes|v1.13.4|.|-s -w|$VBOM"
+)
+MIRROR="$CACHE/tofu-mirror"
 
 command -v go >/dev/null || { echo "go (>= 1.24) is required to build helm, kubeconform and kube-score" >&2; exit 1; }
 mkdir -p "$BIN"
@@ -58,10 +74,56 @@ install_missing() {
   done
 }
 
+build_from_source() {
+  local line name module version pkg ldflags replaces dir work stamp
+  for line in "${SOURCE_BUILDS[@]}"; do
+    IFS='|' read -r name module version pkg ldflags replaces <<<"$line"
+    stamp="$BIN/.$name.stamp"
+    if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$line" ]; then
+      continue
+    fi
+    echo "building $name $version (go build of $module@$version as the main module)" >&2
+    dir="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+    [ -n "$dir" ] || { echo "go mod download $module@$version failed" >&2; exit 1; }
+    work="$(mktemp -d)"
+    # A failed build (set -e) leaves no copy of the module source behind.
+    trap 'rm -rf "$work"' EXIT
+    cp -r "$dir/." "$work"
+    chmod -R u+w "$work"
+    # A module zip holds no vendor tree; a go.mod that replaces into ./vendor would point nowhere.
+    rm -rf "$work/vendor"
+    for replace in $replaces; do
+      (cd "$work" && go mod edit -replace "$replace")
+    done
+    (cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+      go build -trimpath -ldflags "$ldflags" -o "$BIN/$name" "$pkg") >&2
+    rm -rf "$work"
+    trap - EXIT
+    printf '%s\n' "$line" >"$stamp"
+  done
+}
+
+# The providers as an unpacked filesystem mirror (registry.opentofu.org/hashicorp/<type>/<version>/<os_arch>/),
+# so `tofu init` needs no registry: infra/tofu's test points provider_installation at it.
+lay_out_mirror() {
+  local line name module version platform type target
+  platform="$(go env GOOS)_$(go env GOARCH)"
+  for line in "${SOURCE_BUILDS[@]}"; do
+    IFS='|' read -r name module version _ <<<"$line"
+    case "$name" in terraform-provider-*) ;; *) continue ;; esac
+    type="${name#terraform-provider-}"
+    target="$MIRROR/registry.opentofu.org/hashicorp/$type/${version#v}/$platform"
+    mkdir -p "$target"
+    ln -sfn "$BIN/$name" "$target/${name}_$version"
+  done
+}
+
 # One builder at a time: concurrent test sessions share the cache.
 if command -v flock >/dev/null; then
   exec 9>"$CACHE/.lock"
   flock 9
 fi
 install_missing
+build_from_source
+lay_out_mirror
 echo "$BIN"

@@ -712,6 +712,53 @@ def test_ingress_routes_api_and_webui_with_cert_manager_tls(render: Render) -> N
     assert "/metrics" not in routes
 
 
+def test_nginx_ingress_limits_request_bodies_like_the_api(render: Render) -> None:
+    """The Ingress refuses (413) a body the API would refuse, before a pod reads it: the API's limit on every
+    path, the larger ICS import limit only on the import route; both follow the chart values that set the
+    API's settings, and the defaults are the settings model's."""
+    from aiwfe.api.app import API_PREFIX
+    from aiwfe.calendar.routes import calendars
+    from aiwfe.core.settings import Settings
+
+    fields = Settings.model_fields
+    default_max = fields["api_max_body_bytes"].default
+    default_import = fields["calendar_import_max_bytes"].default
+    imports = [path for route in calendars.routes if (path := getattr(route, "path", "")).endswith("/import")]
+    assert imports == ["/calendars/{calendar_id}/import"]
+    upload = API_PREFIX + imports[0].replace("{calendar_id}", "0b6f4c5e-6d1a-4f7e-9a51-6a1f3f0a9e11")
+
+    for sets, body, upload_body in [
+        ((), default_max, default_import),
+        (("config.maxBodyBytes=2097152", "config.importMaxBodyBytes=52428800"), 2097152, 52428800),
+    ]:
+        docs = documents(render("env/prod.yaml", *sets))
+        env = one(docs, "ConfigMap", f"{RELEASE}-config")["data"]
+        assert (env["AIWFE_API_MAX_BODY_BYTES"], env["AIWFE_CALENDAR_IMPORT_MAX_BYTES"]) == (
+            str(body), str(upload_body),
+        )  # fmt: skip
+        main = one(docs, "Ingress", RELEASE)["metadata"]["annotations"]
+        assert main["nginx.ingress.kubernetes.io/proxy-body-size"] == str(body)
+        large = one(docs, "Ingress", f"{RELEASE}-import")
+        annotations = large["metadata"]["annotations"]
+        assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == str(upload_body)
+        assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
+        (path,) = large["spec"]["rules"][0]["http"]["paths"]
+        assert path["backend"]["service"]["name"] == name_of("api")
+        assert large["spec"]["rules"][0]["host"] == "aiwfe.example.com"
+        assert large["spec"]["tls"] == one(docs, "Ingress", RELEASE)["spec"]["tls"]
+        # ingress-nginx anchors the regex at the start of the path (location ~* "^<path>").
+        pattern = re.compile("^" + path["path"], re.IGNORECASE)
+        assert pattern.match(upload)
+        for other in ("/api/v1/calendars", "/api/v1/calendars/1/events", "/api/v1/calendars/1/import/x",
+                      "/api/v1/calendars/1/imports/2", "/api/v1/calendars/a/b/import"):  # fmt: skip
+            assert not pattern.match(other), other
+
+
+def test_traefik_ingress_has_no_nginx_import_route(render: Render) -> None:
+    docs = documents(render("ci/external-secrets-vault-values.yaml"))
+    assert set(by_kind(docs, "Ingress")) == {RELEASE}
+
+
 def test_traefik_ingress_uses_its_own_annotations(render: Render) -> None:
     ingress = one(documents(render("ci/external-secrets-vault-values.yaml")), "Ingress", RELEASE)
     assert ingress["spec"]["ingressClassName"] == "traefik"

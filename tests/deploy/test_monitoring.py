@@ -221,41 +221,9 @@ def _threshold_mutations() -> list[tuple[Path, int, int, str, str]]:
 
 
 MUTATIONS = _threshold_mutations()
-# Thresholds not yet pinned from both sides (issue #18 item 7 is done for the restart, memory, p95 and TLS
-# limits; these remain). strict: pinning one makes its case pass, and the entry must then go.
-NOT_YET_PINNED = {
-    "rules-kubernetes/PostgresTooManyConnections:0.95->0.855",
-    "rules/ApiErrorRateHigh:0.001->0.0011",
-    "rules/CeleryQueueBacklog:100->110",
-    "rules/PostgresTooManyConnections:0.8->0.72",
-    "rules/PostgresTooManyConnections:0.95->0.855",
-    "rules/PostgresWalArchiveStale:300->270",
-    "rules/PostgresWalArchiveStale:300->330",
-    "rules/RedisMemoryHigh:0->1",
-    "rules/RedisMemoryHigh:0.8->0.72",
-    "rules/RedisMemoryHigh:0.8->0.88",
-    "rules/RedisRejectedConnections:0->1",
-    "rules/RemindersLagging:180->162",
-    "rules/RemindersLagging:180->198",
-}
-# The multi-window burn-rate alerts: every window's threshold, none pinned yet.
-NOT_YET_PINNED_ALERTS = {"rules/ApiAvailabilityErrorBudgetBurn", "rules/ApiLatencyErrorBudgetBurn"}
 
 
-@pytest.mark.parametrize(
-    "mutation",
-    [
-        pytest.param(
-            m,
-            id=f"{m[0].parent.name}/{m[3]}",
-            marks=[pytest.mark.xfail(reason="threshold not yet pinned from both sides", strict=True)]
-            if f"{m[0].parent.name}/{m[3]}" in NOT_YET_PINNED
-            or f"{m[0].parent.name}/{m[3]}".split(":")[0] in NOT_YET_PINNED_ALERTS
-            else [],
-        )
-        for m in MUTATIONS
-    ],
-)
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[f"{m[0].parent.name}/{m[3]}" for m in MUTATIONS])
 def test_moving_any_alert_threshold_fails_a_rule_test(
     prometheus_tools: dict[str, str], tmp_path: Path, mutation: tuple[Path, int, int, str, str]
 ) -> None:
