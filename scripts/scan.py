@@ -3,7 +3,7 @@
 
   bandit          src/ — fails on findings of medium or high severity and confidence
   detect-secrets  every tracked or new file, against the committed .secrets.baseline
-  checkov         the Dockerfiles, the Helm chart rendered for each environment, .github/workflows
+  checkov         the Dockerfiles, the Helm chart rendered for each environment, .github/workflows, infra/tofu
   pip-audit       the locked runtime dependencies (`uv export`), against PyPI's advisory data
   npm audit       webui/package-lock.json, when there is one
 
@@ -184,13 +184,16 @@ def checkov(work: Path) -> Result:
     )
     dockerfiles = [f for f in repo_files() if Path(f).name == "Dockerfile"]
     cmd = [str(BIN / "checkov"), "--quiet", "--compact", "--skip-download"]
-    cmd += ["--framework", "dockerfile", "kubernetes", "github_actions"]
+    cmd += ["--framework", "dockerfile", "kubernetes", "github_actions", "terraform"]
     cmd += ["--skip-check", ",".join(CHECKOV_K8S_SKIPS)]
-    cmd += ["--directory", str(rendered), "--directory", ".github"]
+    cmd += ["--directory", str(rendered), "--directory", ".github", "--directory", "infra/tofu"]
     for dockerfile in dockerfiles:
         cmd += ["--file", dockerfile]
     done = run(cmd, env={**os.environ, "LOG_LEVEL": "WARNING"})
-    what = f"{len(dockerfiles)} Dockerfiles, chart rendered for {' and '.join(ENVIRONMENTS)}, workflows"
+    what = (
+        f"{len(dockerfiles)} Dockerfiles, chart rendered for {' and '.join(ENVIRONMENTS)}, workflows, "
+        "the OpenTofu module"
+    )
     if unscanned:
         what += f" (not parsed by checkov, alert/dashboard templates only: {', '.join(unscanned)})"
     if done.returncode == 0:
