@@ -222,7 +222,7 @@ def create_admin(
 
 def main() -> None:
     from aiwfe.oauth.cli import register as register_oauth
-    from aiwfe.ops.cli import register
+    from aiwfe_stack.cli import register
 
     register(app)
     register_oauth(app)

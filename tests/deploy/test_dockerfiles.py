@@ -22,7 +22,7 @@ import httpx
 import pytest
 from packaging.markers import Marker
 
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

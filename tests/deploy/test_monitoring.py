@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"

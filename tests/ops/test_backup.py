@@ -16,10 +16,10 @@ import pytest
 
 from aiwfe.core.migrations import upgrade
 from aiwfe.core.settings import Settings
-from aiwfe.ops.backup import BackupError, BackupRepository
-from aiwfe.ops.drill import CanaryWriter, restore_drill
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
+from aiwfe_stack.backup import BackupError, BackupRepository
+from aiwfe_stack.evidence.drill import CanaryWriter, restore_drill
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.postgres import PostgresCluster
 
 DB = "aiwfe_drill"
 

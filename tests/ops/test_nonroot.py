@@ -26,8 +26,8 @@ import psutil
 import pytest
 from tests.stacks import stack_env, stack_settings
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.stack import Stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
@@ -201,7 +201,7 @@ def test_make_up_and_backups_work_for_an_ordinary_user(ordinary_user: OrdinaryUs
             env,
             "python",
             "-c",
-            "import sys; from pathlib import Path; from aiwfe.ops.stack import Stack; "
+            "import sys; from pathlib import Path; from aiwfe_stack.stack import Stack; "
             "Stack().backups().restore(Path(sys.argv[1]))",
             str(target),
         )

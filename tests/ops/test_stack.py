@@ -19,7 +19,7 @@ import httpx
 import pytest
 from tests.stacks import running_stack, stack_env, stack_settings
 
-from aiwfe.ops.stack import DB_NAME, DB_USER, Stack, StackError
+from aiwfe_stack.stack import DB_NAME, DB_USER, Stack, StackError
 
 pytestmark = pytest.mark.stack
 

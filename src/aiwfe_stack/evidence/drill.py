@@ -18,9 +18,9 @@ from pathlib import Path
 
 import asyncpg
 
-from aiwfe.ops.backup import BackupError, BackupRepository
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
+from aiwfe_stack.backup import BackupError, BackupRepository
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.postgres import PostgresCluster
 
 # Tables whose rows carry their creation time, so the source can be counted "as of" the target.
 TIMESTAMPED_TABLES = {"ops_canary": "written_at", "users": "created_at", "audit_events": "created_at"}

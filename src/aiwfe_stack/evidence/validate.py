@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from aiwfe.ops import validate_report
-from aiwfe.ops.stack import PROJECT_ROOT, Stack
-from aiwfe.ops.validate_drills import RECOVERY_LIMIT_S, failover_drills
+from aiwfe_stack.evidence import report as validate_report
+from aiwfe_stack.evidence.failover import RECOVERY_LIMIT_S, failover_drills
+from aiwfe_stack.paths import project_root
+from aiwfe_stack.stack import Stack
 
 STEPS = ("health", "load", "failover", "restore", "schema", "snapshots", "scan")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -205,7 +206,7 @@ def run_locust(
     cmd = [
         str(locust),
         "-f",
-        str(PROJECT_ROOT / "bench" / "locustfile.py"),
+        str(project_root() / "bench" / "locustfile.py"),
         "--headless",
         "-u",
         str(users),
@@ -322,7 +323,7 @@ def _plots(history: Path, folder: Path) -> list[str]:
 
 
 def restore(stack: Stack) -> dict[str, Any]:
-    from aiwfe.ops.drill import restore_drill
+    from aiwfe_stack.evidence.drill import restore_drill
 
     repo = stack.backups()
     began = time.monotonic()
@@ -333,14 +334,14 @@ def restore(stack: Stack) -> dict[str, Any]:
 
 
 def scan() -> dict[str, Any]:
-    uv = PROJECT_ROOT / ".aiwfe" / "tools" / "bin" / "uv"
+    uv = project_root() / ".aiwfe" / "tools" / "bin" / "uv"
     env = {**os.environ, **({"UV": str(uv)} if uv.exists() else {})}
     done = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "scan.py")],
+        [sys.executable, str(project_root() / "scripts" / "scan.py")],
         capture_output=True,
         text=True,
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=project_root(),
         check=False,
         timeout=1800,
     )
@@ -350,7 +351,7 @@ def scan() -> dict[str, Any]:
 
 
 def schema_fuzz(base_url: str, verify: Any, examples: int, folder: Path) -> dict[str, Any]:
-    from aiwfe.ops.validate_schema import run_schemathesis
+    from aiwfe_stack.evidence.schema import run_schemathesis
 
     result = run_schemathesis(base_url, verify, examples=examples).to_dict()
     (folder / "schemathesis.json").write_text(json.dumps(result, indent=2, default=str))
@@ -361,7 +362,7 @@ def snapshots(stack: Stack | None, folder: Path, minutes: float) -> dict[str, An
     """The key dashboard panels as PNGs, when the stack runs Prometheus (``AIWFE_STACK_MONITORING=1``)."""
     if stack is None or not stack.settings.monitoring:
         return {"skipped": "monitoring is not running (start the stack with AIWFE_STACK_MONITORING=1)"}
-    from aiwfe.ops.snapshots import render
+    from aiwfe_stack.evidence.snapshots import render
 
     try:
         taken = render(f"http://127.0.0.1:{stack.settings.prometheus_port}", folder / "panels", minutes)
