@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from aiwfe_stack.ports import free_ports
-from aiwfe_stack.stack import Stack, StackSettings
+from aiwfe_stack.settings import StackSettings
+from aiwfe_stack.stack import Stack
 
 PORT_FIELDS = (
     "http_port",

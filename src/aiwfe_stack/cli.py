@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from aiwfe_stack.backup import BackupError
-from aiwfe_stack.stack import Stack, StackError
+from aiwfe_stack.settings import StackError
+from aiwfe_stack.stack import Stack
 
 console = Console()
 

@@ -28,7 +28,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from aiwfe.core.settings import Settings
 from aiwfe_stack.ports import free_ports
 from aiwfe_stack.redis import RedisServer, persistence, persistence_conf
-from aiwfe_stack.stack import Stack, StackSettings
+from aiwfe_stack.settings import StackSettings
+from aiwfe_stack.stack import Stack
 from aiwfe_stack.system import POSTGRES, REDIS, ensure_installed, postgres_bindir
 
 ROOT = Path(__file__).resolve().parents[2]
