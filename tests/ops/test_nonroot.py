@@ -140,9 +140,20 @@ def ordinary_user(system_packages: None, tmp_path_factory: pytest.TempPathFactor
                 shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, project / item)
-        # Built by root from its uv cache (no downloads); the user only needs to read it.
+        # Built by root from its uv cache (no downloads); the user only needs to read it. The runtime and
+        # the group `stack` (supervisord, Caddy, the SMTP sink): what `aiwfe up` runs, no test tools.
         subprocess.run(
-            [_uv(), "sync", "--frozen", "--no-default-groups", "--quiet", "--python", _python_for(name)],
+            [
+                _uv(),
+                "sync",
+                "--frozen",
+                "--no-default-groups",
+                "--group",
+                "stack",
+                "--python",
+                _python_for(name),
+                "-q",
+            ],
             cwd=project,
             env={
                 **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
