@@ -188,8 +188,12 @@ def restore_drill(
             rto = time.monotonic() - started
 
             progress("verifying the restored data against the source")
-            source = asyncio.run(_snapshot(source_dsn, target_time))
             restored = asyncio.run(_snapshot(restored_dsn, None))
+            # The latest restore ends where the archived WAL ends; the live source has gone on writing (beat
+            # adds a canary row every 15 s), so it is compared up to the last canary the restore holds. What
+            # came after is the loss the RPO reports, not a mismatch.
+            recovered = restored["last_canary"] if isinstance(restored["last_canary"], datetime) else None
+            source = asyncio.run(_snapshot(source_dsn, target_time or recovered))
             checks = _compare(source, restored, target_time)
             checks.append(
                 Check("read and write", asyncio.run(_read_write(restored_dsn)), "insert then select")
@@ -236,7 +240,7 @@ def _compare(source: dict[str, object], restored: dict[str, object], target: dat
         Check(
             "canary checksum",
             source["checksum"] == restored["checksum"],
-            f"md5 of canary rows {'up to the target' if target else 'at the end of the archive'}",
+            f"md5 of canary rows {'up to the target' if target else 'up to the last one restored'}",
         )
     )
     last = restored["last_canary"]
