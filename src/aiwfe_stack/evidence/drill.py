@@ -102,17 +102,26 @@ async def _snapshot(dsn: str, as_of: datetime | None) -> dict[str, object]:
     try:
         version = await conn.fetchval("SELECT version_num FROM alembic_version")
         counts = {}
+        newest: list[datetime] = []
         for table, column in TIMESTAMPED_TABLES.items():
             if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
                 query = f"SELECT count(*) FROM {table} WHERE $1::timestamptz IS NULL OR {column} <= $1"  # noqa: S608  # nosec B608 (table and column names come from a constant)
                 counts[table] = int(await conn.fetchval(query, as_of))
+                latest = await conn.fetchval(f"SELECT max({column}) FROM {table}")  # noqa: S608  # nosec B608 (a constant)
+                newest += [latest] if isinstance(latest, datetime) else []
         checksum = await conn.fetchval(
             "SELECT md5(coalesce(string_agg(id::text || ':' || written_at::text, ',' ORDER BY id), '')) "
             "FROM ops_canary WHERE $1::timestamptz IS NULL OR written_at <= $1",
             as_of,
         )
         last = await conn.fetchval("SELECT max(written_at) FROM ops_canary")
-        return {"version": version, "counts": counts, "checksum": checksum, "last_canary": last}
+        return {
+            "version": version,
+            "counts": counts,
+            "checksum": checksum,
+            "last_canary": last,
+            "newest": max(newest, default=None),
+        }
     finally:
         await conn.close()
 
@@ -190,9 +199,9 @@ def restore_drill(
             progress("verifying the restored data against the source")
             restored = asyncio.run(_snapshot(restored_dsn, None))
             # The latest restore ends where the archived WAL ends; the live source has gone on writing (beat
-            # adds a canary row every 15 s), so it is compared up to the last canary the restore holds. What
+            # adds a canary row every 15 s), so it is compared up to the newest row the restore holds. What
             # came after is the loss the RPO reports, not a mismatch.
-            recovered = restored["last_canary"] if isinstance(restored["last_canary"], datetime) else None
+            recovered = restored["newest"] if isinstance(restored["newest"], datetime) else None
             source = asyncio.run(_snapshot(source_dsn, target_time or recovered))
             checks = _compare(source, restored, target_time)
             checks.append(
@@ -240,7 +249,7 @@ def _compare(source: dict[str, object], restored: dict[str, object], target: dat
         Check(
             "canary checksum",
             source["checksum"] == restored["checksum"],
-            f"md5 of canary rows {'up to the target' if target else 'up to the last one restored'}",
+            f"md5 of canary rows {'up to the target' if target else 'up to the newest row restored'}",
         )
     )
     last = restored["last_canary"]
