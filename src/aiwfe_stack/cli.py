@@ -69,7 +69,7 @@ def status() -> None:
         healthy &= ok
         table.add_row(name, f"[green]{state}[/green]" if ok else f"[red]{state}[/red]")
     console.print(table)
-    checks = Table(title="readiness (GET /ready through Caddy; details from api-1)")
+    checks = Table(title="readiness (GET /ready through Caddy; details from a replica asked directly)")
     checks.add_column("check")
     checks.add_column("status")
     checks.add_column("detail")
@@ -79,11 +79,14 @@ def status() -> None:
         console.print(f"[red]/ready unreachable[/red]: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
     # Through Caddy each check says only ok / failed; a replica asked directly (no proxy) gives the details.
-    try:
-        direct = httpx.get(f"http://127.0.0.1:{stack.settings.api_ports[0]}/ready", timeout=5).json()
+    # The first that answers: one may be restarting (its state is in the process table above).
+    for port in stack.settings.api_ports:
+        try:
+            direct = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            continue
         body = {**body, "checks": direct.get("checks", body.get("checks", {}))}
-    except (httpx.HTTPError, ValueError):
-        pass  # the first replica is down: its state is in the process table above
+        break
     raw_checks = body.get("checks", {})
     for name, result in (raw_checks if isinstance(raw_checks, dict) else {}).items():
         state = str(result.get("status"))
