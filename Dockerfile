@@ -30,18 +30,18 @@ RUN python -m pip install --no-cache-dir "uv==${UV_VERSION}"
 
 WORKDIR /src
 
-# Locked dependencies first, in a layer that changes only with uv.lock; the groups `dev` and `scan`
+# Locked dependencies first, in a layer that changes only with uv.lock; the groups `dev`, `stack`, `scan`
 # (linters, test tools, checkov) never enter the image.
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-group scan --no-group evidence --no-install-project
+    uv sync --frozen --no-dev --no-group stack --no-group scan --no-group evidence --no-install-project
 
 # Then the package itself, as a regular (non-editable) install: src/aiwfe/migrations ships inside it,
 # so `aiwfe migrate` works from the image.
 COPY README.md ./
 COPY src ./src
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-group scan --no-group evidence --no-editable \
+    uv sync --frozen --no-dev --no-group stack --no-group scan --no-group evidence --no-editable \
     && /opt/aiwfe/bin/aiwfe --help > /dev/null
 
 

@@ -18,7 +18,7 @@ from httpx import ASGITransport, AsyncClient
 
 from aiwfe.api.app import create_app
 from aiwfe.core.settings import Settings
-from aiwfe.ops.scratch import scratch_servers
+from aiwfe_stack.servers.scratch import scratch_servers
 
 PASSWORD = "benchmark passphrase 2026"  # noqa: S105 (a throwaway benchmark account)
 

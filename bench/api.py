@@ -41,8 +41,8 @@ from pathlib import Path
 
 import httpx
 
-from aiwfe.ops.ports import free_ports, wait_for_port
-from aiwfe.ops.scratch import scratch_servers
+from aiwfe_stack.ports import free_ports, wait_for_port
+from aiwfe_stack.servers.scratch import scratch_servers
 
 BIN = Path(sys.executable).parent
 BENCH = Path(__file__).resolve().parent

@@ -34,7 +34,7 @@ SETTLE_S = 15.0  # the last sign-ins of a ramp finish this long after the last u
 
 
 def _local_target() -> tuple[str, str]:
-    from aiwfe.ops.stack import Stack
+    from aiwfe_stack.stack import Stack
 
     stack = Stack()
     if not stack.is_running():

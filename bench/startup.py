@@ -21,8 +21,8 @@ import httpx
 import redis
 
 from aiwfe.core.heartbeat import heartbeat_key
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.scratch import scratch_servers
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.servers.scratch import scratch_servers
 
 AIWFE = str(Path(sys.executable).parent / "aiwfe")
 

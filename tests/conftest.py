@@ -28,12 +28,12 @@ from tests.processes import RunningProcess, process_env, stop, wait_for_key
 
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Environment, Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
-from aiwfe.ops.radicale import Radicale
-from aiwfe.ops.redis import RedisServer
-from aiwfe.ops.smtp_sink import SmtpSink
-from aiwfe.ops.system import ensure_installed
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.postgres import PostgresCluster
+from aiwfe_stack.redis import RedisServer
+from aiwfe_stack.servers.radicale import Radicale
+from aiwfe_stack.servers.smtp_sink import SmtpSink
+from aiwfe_stack.system import ensure_installed
 
 APP_DB = "aiwfe_test"
 APP_USER = "aiwfe_test"

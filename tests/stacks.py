@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack, StackSettings
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.settings import StackSettings
+from aiwfe_stack.stack import Stack
 
 PORT_FIELDS = (
     "http_port",

@@ -58,9 +58,9 @@ from dav_report import WrkFigures, basic, wrk  # type: ignore[import-not-found]
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from aiwfe.ops.ports import free_ports, wait_for_port
-from aiwfe.ops.radicale import Radicale
-from aiwfe.ops.scratch import scratch_servers
+from aiwfe_stack.ports import free_ports, wait_for_port
+from aiwfe_stack.servers.radicale import Radicale
+from aiwfe_stack.servers.scratch import scratch_servers
 
 BIN = Path(sys.executable).parent
 BENCH = Path(__file__).resolve().parent.parent

@@ -1,4 +1,7 @@
-"""The ``aiwfe`` command: run each process (api, worker, beat, migrate) and drive the local stack.
+"""The ``aiwfe`` command: run each process (api, worker, beat, migrate) and the runtime's chores.
+
+The local stack's commands (up, down, status, backup, validate, ...) come from ``aiwfe_stack`` through the
+``aiwfe.commands`` entry point group; this package never imports it.
 
 Imports are local to each command so ``aiwfe worker`` can prepare the metrics folder before
 prometheus_client is loaded, and so ``aiwfe --help`` stays fast.
@@ -12,6 +15,8 @@ import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Iterable
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +28,8 @@ from aiwfe.core.settings import Settings
 
 app = typer.Typer(help="aiwfe, the AI Workflow Engine.", no_args_is_help=True, add_completion=False)
 err = Console(stderr=True)
+# Where other packages register more sub-commands (pyproject.toml [project.entry-points."aiwfe.commands"]).
+PLUGIN_GROUP = "aiwfe.commands"
 
 
 def load_settings() -> Settings:
@@ -220,13 +227,68 @@ def create_admin(
     err.print(f"[green]administrator created[/green]: {email} ({user_id})")
 
 
-def main() -> None:
-    from aiwfe.oauth.cli import register as register_oauth
-    from aiwfe.ops.cli import register
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret with the first key of AIWFE_ENCRYPTION_KEYS (run after adding a key)."""
+    import asyncio
 
-    register(app)
-    register_oauth(app)
-    app()
+    from aiwfe.core.db import create_engine, create_sessionmaker
+    from aiwfe.keys import UndecryptableValue
+    from aiwfe.keys import rotate_keys as rotate
+
+    settings = load_settings()
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            async with create_sessionmaker(engine)() as db:
+                return await rotate(db, settings)
+        finally:
+            await engine.dispose()
+
+    try:
+        count = asyncio.run(run())
+    except UndecryptableValue as exc:
+        err.print(f"[red]cannot rotate[/red]: {exc}")
+        raise typer.Exit(1) from None
+    err.print(f"[green]re-encrypted {count} stored secret(s) under the newest key[/green]")
+
+
+def own_commands() -> set[str]:
+    """The names of the runtime's own commands (api, worker, beat, migrate, ...)."""
+    commands: dict[str, object] = getattr(typer.main.get_command(app), "commands", {})
+    return set(commands)
+
+
+def add_plugins(target: typer.Typer, plugins: Iterable[EntryPoint]) -> list[str]:
+    """Let each entry point of ``aiwfe.commands`` add its commands; the names of those not installed.
+
+    An entry point is a function taking the Typer app. The local stack (``aiwfe up``, ``validate``,
+    ``backup``...) lives in ``aiwfe_stack`` and comes in this way, so this package never imports it. The
+    images ship the runtime only: their metadata still names ``aiwfe_stack``, whose code is absent.
+    """
+    missing = []
+    for plugin in plugins:
+        try:
+            register = plugin.load()
+        except ModuleNotFoundError as exc:
+            if exc.name is None or plugin.module.split(".")[0] != exc.name.split(".")[0]:
+                raise  # the plugin is there but broken: show it
+            missing.append(plugin.name)
+            continue
+        register(target)
+    return missing
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    words = [arg for arg in args if not arg.startswith("-")]
+    # `aiwfe api|worker|beat|...` import nothing but the runtime; anything else may be a plugin's command.
+    if not words or words[0] not in own_commands():
+        from importlib.metadata import entry_points
+
+        add_plugins(app, entry_points(group=PLUGIN_GROUP))
+    app(args=args, prog_name="aiwfe")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from aiwfe.caldav.models import Change, ResourceName
 from aiwfe.calendar.models import Calendar, CalendarImport, Event
 from aiwfe.calendar.reminders.models import Delivery, Notification, Reminder, ScanMark, Webhook
 from aiwfe.calendar.sync.models import SyncItem, SyncSource
+from aiwfe.core.canary import Canary
 from aiwfe.oauth.models import OAuthAccount
-from aiwfe.ops.models import Canary
 
 __all__ = [
     "AccessToken",

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from tests.stacks import running_stack
 
-from aiwfe.ops.stack import Stack
+from aiwfe_stack.stack import Stack
 
 pytestmark = pytest.mark.stack
 MIB = 1024 * 1024

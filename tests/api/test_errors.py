@@ -121,7 +121,7 @@ async def test_openapi_docs_are_served_under_api(http: AsyncClient) -> None:
 
 
 async def test_redis_down_mid_request_is_a_503_problem_not_a_500(settings: Settings) -> None:
-    from aiwfe.ops.ports import free_ports
+    from aiwfe_stack.ports import free_ports
 
     (dead,) = free_ports(1)
     broken = Settings(

@@ -13,8 +13,8 @@ from aiwfe.api.app import create_app
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.migrations import head_revision
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.postgres import PostgresCluster
 
 
 def _beat(settings: Settings, role: str, age: float = 0.0) -> None:

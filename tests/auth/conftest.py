@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from aiwfe.api.app import create_app
 from aiwfe.core.clock import Clock
 from aiwfe.core.settings import Settings
-from aiwfe.ops.smtp_sink import SmtpSink
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 PASSWORD = "correct horse battery staple 42"
 

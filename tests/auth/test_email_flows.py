@@ -7,7 +7,7 @@ from tests.auth.conftest import PASSWORD, Api, bearer, link_token, login_token, 
 from tests.processes import RunningProcess
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.smtp_sink import SmtpSink
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 
 async def test_registration_mails_a_single_use_verification_link(

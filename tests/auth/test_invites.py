@@ -11,7 +11,7 @@ from tests.processes import RunningProcess
 
 from aiwfe.api.app import create_app
 from aiwfe.core.settings import RegistrationMode, Settings
-from aiwfe.ops.smtp_sink import SmtpSink
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 
 @pytest.fixture

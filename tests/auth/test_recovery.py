@@ -20,7 +20,7 @@ from tests.auth.conftest import (
 from tests.processes import RunningProcess
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.smtp_sink import SmtpSink
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 NEW_PASSWORD = "the owner takes it back 77"
 

@@ -13,7 +13,7 @@ from tests.auth.conftest import PASSWORD, Api, bearer, register
 from tests.processes import process_env, stop
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 
 @pytest.fixture

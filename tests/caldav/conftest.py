@@ -20,7 +20,7 @@ from tests.auth.conftest import PASSWORD
 import caldav
 from aiwfe.api.app import create_app
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 
 @dataclass

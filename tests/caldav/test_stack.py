@@ -12,8 +12,8 @@ from tests.auth.conftest import PASSWORD, link_token, wait_for_mail
 from tests.stacks import running_stack
 
 import caldav
-from aiwfe.ops.smtp_sink import SmtpSink
-from aiwfe.ops.stack import Stack
+from aiwfe_stack.servers.smtp_sink import SmtpSink
+from aiwfe_stack.stack import Stack
 
 pytestmark = pytest.mark.stack
 

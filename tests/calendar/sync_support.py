@@ -24,7 +24,7 @@ from aiwfe.calendar.sync import engine
 from aiwfe.calendar.sync.deps import sync_enqueuer
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
-from aiwfe.ops.smtp_sink import SmtpSink
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 
 @dataclass

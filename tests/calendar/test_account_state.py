@@ -20,7 +20,7 @@ from aiwfe.calendar.reminders.scanner import scan
 from aiwfe.calendar.sync import engine
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
-from aiwfe.ops.smtp_sink import SmtpSink
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 enqueued = sync_support.enqueued
 T0 = utc("2031-05-06T07:00:00")

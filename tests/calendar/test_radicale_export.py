@@ -11,7 +11,7 @@ import httpx
 from icalendar import Calendar as ICalendar
 from tests.calendar.conftest import Caller
 
-from aiwfe.ops.radicale import Radicale
+from aiwfe_stack.servers.radicale import Radicale
 
 PASSWORD = "export-secret"
 REPORT = """<?xml version="1.0" encoding="utf-8"?>

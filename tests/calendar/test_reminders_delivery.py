@@ -41,9 +41,9 @@ from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.resilience import CircuitOpen
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.smtp_sink import SmtpSink
 from aiwfe.worker.app import create_celery
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 Sessions = async_sessionmaker[AsyncSession]
 BROKER_DB = 7  # the session's worker listens on database 0

@@ -20,7 +20,7 @@ from tests.processes import RunningProcess
 from aiwfe.calendar.sync.models import SyncSource
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
-from aiwfe.ops.radicale import Radicale
+from aiwfe_stack.servers.radicale import Radicale
 
 enqueued = sync_support.enqueued
 sync_settings = sync_support.sync_settings

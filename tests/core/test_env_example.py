@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.stack import StackSettings
+from aiwfe_stack.settings import StackSettings
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 

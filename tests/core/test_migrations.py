@@ -10,7 +10,7 @@ from tests.conftest import APP_PASSWORD, APP_USER, database_url
 
 from aiwfe.core.migrations import downgrade, head_revision, upgrade
 from aiwfe.core.settings import Settings
-from aiwfe.ops.postgres import PostgresCluster
+from aiwfe_stack.postgres import PostgresCluster
 
 
 def _query(url: str, sql: str) -> list[tuple[object, ...]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiwfe.ops.system import Requirement, ensure_installed
+from aiwfe_stack.system import Requirement, ensure_installed
 
 PROMETHEUS_TOOLS = (
     Requirement("promtool", "prometheus"),

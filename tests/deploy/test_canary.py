@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.backup import ARCHIVE_TIMEOUT_SECONDS
 from aiwfe.worker.app import create_celery
 from aiwfe.worker.tasks import CANARY, CANARY_KEEP_DAYS, write_canary_row
+from aiwfe_stack.backup import ARCHIVE_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def test_canary_task_writes_one_row_and_prunes_only_old_beat_rows(settings: Sett
 
 
 def test_archive_timeout_is_60_seconds_on_every_runtime() -> None:
-    assert ARCHIVE_TIMEOUT_SECONDS == 60  # the local stack (aiwfe.ops.backup)
+    assert ARCHIVE_TIMEOUT_SECONDS == 60  # the local stack (aiwfe_stack.backup)
     conf = (ROOT / "compose/postgres/postgresql.conf").read_text()
     assert re.search(r"^archive_timeout\s*=\s*60\s*$", conf, re.MULTILINE)
     for values in (ROOT / "k8s/charts/aiwfe/values.yaml", ROOT / "k8s/environments/prod.yaml"):

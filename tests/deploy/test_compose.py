@@ -26,10 +26,11 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.redis import PERSISTENCE_CONF, RedisServer, persistence
-from aiwfe.ops.stack import Stack, StackSettings
-from aiwfe.ops.system import POSTGRES, REDIS, ensure_installed, postgres_bindir
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.redis import RedisServer, persistence, persistence_conf
+from aiwfe_stack.settings import StackSettings
+from aiwfe_stack.stack import Stack
+from aiwfe_stack.system import POSTGRES, REDIS, ensure_installed, postgres_bindir
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -514,7 +515,7 @@ def test_redis_refuses_writes_instead_of_evicting_and_persists_like_the_local_st
     assert any(
         target == "/usr/local/etc/redis/persistence.conf" for _, target, _ in bind_mounts(services["redis"])
     )
-    text = text.replace("include /usr/local/etc/redis/persistence.conf", f"include {PERSISTENCE_CONF}")
+    text = text.replace("include /usr/local/etc/redis/persistence.conf", f"include {persistence_conf()}")
     local_conf.write_text(text.replace("\ndir /data\n", f"\ndir {tmp_path}\n"))
     (port,) = free_ports(1)
     proc = subprocess.Popen(

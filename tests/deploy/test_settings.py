@@ -30,7 +30,8 @@ from pydantic_core import PydanticUndefined
 from tests.deploy.test_compose import environment, interpolate, read_env_file
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.stack import Stack, StackSettings
+from aiwfe_stack.settings import StackSettings
+from aiwfe_stack.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "k8s/charts/aiwfe"

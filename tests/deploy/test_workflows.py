@@ -18,9 +18,9 @@ import pytest
 import yaml
 from tests.stacks import running_stack
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack
-from aiwfe.ops.system import Requirement, ensure_installed
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.stack import Stack
+from aiwfe_stack.system import Requirement, ensure_installed
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github/workflows"

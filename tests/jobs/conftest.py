@@ -14,7 +14,7 @@ import pytest
 from tests.processes import process_env, stop
 
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 
 @dataclass

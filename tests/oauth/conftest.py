@@ -30,7 +30,7 @@ from aiwfe.api.app import create_app
 from aiwfe.core.clock import Clock
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
+from aiwfe_stack.ports import free_ports
 
 OP_DIR = Path(__file__).resolve().parent / "op"
 CLIENT_ID = "aiwfe"

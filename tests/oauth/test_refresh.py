@@ -33,8 +33,8 @@ from aiwfe.core.settings import Settings
 from aiwfe.oauth.connected import ConnectedAccounts
 from aiwfe.oauth.errors import ReconnectNeeded
 from aiwfe.oauth.tasks import REFRESH_TOKENS
-from aiwfe.ops.smtp_sink import SmtpSink
 from aiwfe.worker.app import create_celery
+from aiwfe_stack.servers.smtp_sink import SmtpSink
 
 
 def _celery(settings: Settings) -> Celery:

@@ -26,8 +26,8 @@ import psutil
 import pytest
 from tests.stacks import stack_env, stack_settings
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.stack import Stack
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(900)]
 
@@ -140,9 +140,20 @@ def ordinary_user(system_packages: None, tmp_path_factory: pytest.TempPathFactor
                 shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
             else:
                 shutil.copy2(source, project / item)
-        # Built by root from its uv cache (no downloads); the user only needs to read it.
+        # Built by root from its uv cache (no downloads); the user only needs to read it. The runtime and
+        # the group `stack` (supervisord, Caddy, the SMTP sink): what `aiwfe up` runs, no test tools.
         subprocess.run(
-            [_uv(), "sync", "--frozen", "--no-default-groups", "--quiet", "--python", _python_for(name)],
+            [
+                _uv(),
+                "sync",
+                "--frozen",
+                "--no-default-groups",
+                "--group",
+                "stack",
+                "--python",
+                _python_for(name),
+                "-q",
+            ],
             cwd=project,
             env={
                 **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
@@ -201,7 +212,7 @@ def test_make_up_and_backups_work_for_an_ordinary_user(ordinary_user: OrdinaryUs
             env,
             "python",
             "-c",
-            "import sys; from pathlib import Path; from aiwfe.ops.stack import Stack; "
+            "import sys; from pathlib import Path; from aiwfe_stack.stack import Stack; "
             "Stack().backups().restore(Path(sys.argv[1]))",
             str(target),
         )

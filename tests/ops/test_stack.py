@@ -19,7 +19,8 @@ import httpx
 import pytest
 from tests.stacks import running_stack, stack_env, stack_settings
 
-from aiwfe.ops.stack import DB_NAME, DB_USER, Stack, StackError
+from aiwfe_stack.settings import DB_NAME, DB_USER, StackError
+from aiwfe_stack.stack import Stack
 
 pytestmark = pytest.mark.stack
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from supervisor.datatypes import dict_of_key_value_pairs
 
-from aiwfe.ops.stack import StackError, _supervisor_env
+from aiwfe_stack.settings import StackError
+from aiwfe_stack.stack import _supervisor_env
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tests.stacks import running_stack, stack_env
 
-from aiwfe.ops.stack import Stack
+from aiwfe_stack.stack import Stack
 
 # Every drill runs; the worker main-process kill alone waits its full 60 s for the in-flight tasks.
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1200)]
@@ -131,8 +131,8 @@ def test_validate_short_run_reports_every_step(stack: Stack, tmp_path: Path) -> 
 
 
 def test_report_html_embeds_plots_and_escapes_evidence(tmp_path: Path) -> None:
-    from aiwfe.ops.validate import Report
-    from aiwfe.ops.validate_report import render_html
+    from aiwfe_stack.evidence.report import render_html
+    from aiwfe_stack.evidence.validate import Report
 
     (tmp_path / "latency.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
     report = Report("2026-01-01T00:00:00+00:00", "aiwfe validate", "https://localhost:8443", str(tmp_path))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aiwfe.ops.stack import Stack, StackSettings
-from aiwfe.ops.validate import Options, planned_steps, rate_limit_problem
+from aiwfe_stack.evidence.validate import Options, planned_steps, rate_limit_problem
+from aiwfe_stack.settings import StackSettings
+from aiwfe_stack.stack import Stack
 
 LOAD_TEST_ENV = (
     "AIWFE_ENV=development\n"

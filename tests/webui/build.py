@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aiwfe.ops.stack import PROJECT_ROOT
+from aiwfe_stack.paths import project_root
 
-WEBUI = PROJECT_ROOT / "webui"
+WEBUI = project_root() / "webui"
 BUILD = WEBUI / "build"
 SOURCES = ("src", "static", "package.json", "package-lock.json", "svelte.config.js", "vite.config.ts")
 

@@ -20,9 +20,9 @@ from tests.processes import stop
 from tests.stacks import running_stack
 from tests.webui.build import WEBUI, build_webui, require_node
 
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.stack import Stack
-from aiwfe.ops.system import Requirement, ensure_installed
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.stack import Stack
+from aiwfe_stack.system import Requirement, ensure_installed
 
 pytestmark = pytest.mark.stack
 

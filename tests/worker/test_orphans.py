@@ -19,8 +19,8 @@ from tests.processes import process_env, wait_for_key
 
 from aiwfe.core.heartbeat import heartbeat_key
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
 from aiwfe.worker.app import create_celery
+from aiwfe_stack.ports import free_ports
 
 # Long enough that only a redelivery, not the first run, can finish while a test waits.
 TASK_SECONDS = 8

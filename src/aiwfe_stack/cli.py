@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aiwfe.ops.backup import BackupError
-from aiwfe.ops.stack import Stack, StackError
+from aiwfe_stack.backup import BackupError
+from aiwfe_stack.settings import StackError
+from aiwfe_stack.stack import Stack
 
 console = Console()
 
@@ -68,7 +69,7 @@ def status() -> None:
         healthy &= ok
         table.add_row(name, f"[green]{state}[/green]" if ok else f"[red]{state}[/red]")
     console.print(table)
-    checks = Table(title="readiness (GET /ready through Caddy; details from api-1)")
+    checks = Table(title="readiness (GET /ready through Caddy; details from a replica asked directly)")
     checks.add_column("check")
     checks.add_column("status")
     checks.add_column("detail")
@@ -78,11 +79,14 @@ def status() -> None:
         console.print(f"[red]/ready unreachable[/red]: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from None
     # Through Caddy each check says only ok / failed; a replica asked directly (no proxy) gives the details.
-    try:
-        direct = httpx.get(f"http://127.0.0.1:{stack.settings.api_ports[0]}/ready", timeout=5).json()
+    # The first that answers: one may be restarting (its state is in the process table above).
+    for port in stack.settings.api_ports:
+        try:
+            direct = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            continue
         body = {**body, "checks": direct.get("checks", body.get("checks", {}))}
-    except (httpx.HTTPError, ValueError):
-        pass  # the first replica is down: its state is in the process table above
+        break
     raw_checks = body.get("checks", {})
     for name, result in (raw_checks if isinstance(raw_checks, dict) else {}).items():
         state = str(result.get("status"))
@@ -99,7 +103,7 @@ def smtp_sink(
     folder: Path = typer.Option(Path(".aiwfe/mail"), help="where messages are stored as .eml files"),
 ) -> None:
     """Run an SMTP server that keeps every message as a file (local stack and tests)."""
-    from aiwfe.ops.smtp_sink import serve_forever
+    from aiwfe_stack.servers.smtp_sink import serve_forever
 
     console.print(f"SMTP sink on 127.0.0.1:{port}, messages in {folder}")
     serve_forever(folder, port)
@@ -188,7 +192,7 @@ def restore_drill(
     """Restore into a scratch cluster, verify it, and report RTO and RPO (exit 1 on failure)."""
     from datetime import datetime
 
-    from aiwfe.ops.drill import restore_drill as drill
+    from aiwfe_stack.evidence.drill import restore_drill as drill
 
     stack = _running_stack()
     target = None
@@ -231,7 +235,7 @@ def snapshot(
     prometheus: str | None = typer.Option(None, help="Prometheus URL (default: the local stack's)"),
 ) -> None:
     """Draw PNG snapshots of the key dashboard panels from Prometheus (evidence without Grafana)."""
-    from aiwfe.ops.snapshots import render
+    from aiwfe_stack.evidence.snapshots import render
 
     url = prometheus or f"http://127.0.0.1:{Stack().settings.prometheus_port}"
     try:
@@ -264,7 +268,7 @@ def validate(
 
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from aiwfe.ops import validate as v
+    from aiwfe_stack.evidence import validate as v
 
     options = v.Options(
         base_url, ca, users, spawn_rate, duration, out, tuple(skip), shlex.join(["aiwfe", *sys.argv[1:]])

@@ -15,15 +15,18 @@ from typing import IO
 
 import redis
 
-from aiwfe.ops.system import SystemSetupError, terminate
+from aiwfe_stack.paths import project_root
+from aiwfe_stack.system import SystemSetupError, terminate
 
-# appendonly, appendfsync and save, shared with compose and the Helm chart.
-PERSISTENCE_CONF = Path(__file__).resolve().parents[3] / "compose" / "redis" / "persistence.conf"
+
+def persistence_conf() -> Path:
+    """appendonly, appendfsync and save, shared with compose and the Helm chart."""
+    return project_root() / "compose" / "redis" / "persistence.conf"
 
 
 def persistence() -> dict[str, str]:
     """The persistence directives of compose/redis/persistence.conf, the one place they are set."""
-    lines = (line.strip() for line in PERSISTENCE_CONF.read_text().splitlines())
+    lines = (line.strip() for line in persistence_conf().read_text().splitlines())
     return dict(line.split(" ", 1) for line in lines if line and not line.startswith("#"))
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from aiwfe.ops.system import Requirement
+from aiwfe_stack.paths import project_root
+from aiwfe_stack.system import Requirement
 
-MONITORING_DIR = Path(__file__).resolve().parents[3] / "monitoring"
 REQUIREMENTS = (
     Requirement("prometheus", "prometheus"),
     Requirement("prometheus-alertmanager", "prometheus-alertmanager"),
@@ -51,7 +51,8 @@ class Targets:
 
 def render_prometheus_config(ports: MonitoringPorts, targets: Targets, scrape_interval: str) -> str:
     """The repository's prometheus.yml with this stack's ports and absolute rule paths."""
-    config: dict[str, Any] = yaml.safe_load((MONITORING_DIR / "prometheus" / "prometheus.yml").read_text())
+    monitoring_dir = project_root() / "monitoring"
+    config: dict[str, Any] = yaml.safe_load((monitoring_dir / "prometheus" / "prometheus.yml").read_text())
     config = copy.deepcopy(config)
     config["global"]["scrape_interval"] = scrape_interval
     if _seconds(scrape_interval) < _seconds(config["global"].get("scrape_timeout", "10s")):
@@ -59,7 +60,7 @@ def render_prometheus_config(ports: MonitoringPorts, targets: Targets, scrape_in
             scrape_interval  # Prometheus refuses a timeout above the interval
         )
     config["global"]["evaluation_interval"] = scrape_interval
-    config["rule_files"] = [str(MONITORING_DIR / "prometheus" / "rules" / "*.yml")]
+    config["rule_files"] = [str(monitoring_dir / "prometheus" / "rules" / "*.yml")]
     config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
         f"127.0.0.1:{ports.alertmanager}"
     ]
@@ -103,6 +104,7 @@ def programs(
 ) -> dict[str, dict[str, str]]:
     """supervisord sections for Prometheus, Alertmanager and the four exporters."""
     quote = _supervisor_quote
+    monitoring_dir = project_root() / "monitoring"
     return {
         "prometheus": {
             "command": (
@@ -115,7 +117,7 @@ def programs(
         "alertmanager": {
             "command": (
                 f"/usr/bin/prometheus-alertmanager "
-                f"--config.file={MONITORING_DIR / 'alertmanager' / 'alertmanager.yml'} "
+                f"--config.file={monitoring_dir / 'alertmanager' / 'alertmanager.yml'} "
                 f"--storage.path={data_dir / 'alertmanager'} "
                 f"--web.listen-address=127.0.0.1:{ports.alertmanager} --cluster.listen-address="
             ),
@@ -148,7 +150,7 @@ def programs(
         "blackbox-exporter": {
             "command": (
                 f"/usr/bin/prometheus-blackbox-exporter "
-                f"--config.file={MONITORING_DIR / 'blackbox' / 'blackbox.yml'} "
+                f"--config.file={monitoring_dir / 'blackbox' / 'blackbox.yml'} "
                 f"--web.listen-address=127.0.0.1:{ports.blackbox_exporter}"
             ),
             "priority": "50",

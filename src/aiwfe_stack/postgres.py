@@ -21,7 +21,7 @@ from typing import IO
 
 import asyncpg
 
-from aiwfe.ops.system import SystemSetupError, postgres_bindir
+from aiwfe_stack.system import SystemSetupError, postgres_bindir
 
 SUPERUSER = "postgres"
 CONF_NAME = "aiwfe.conf"

@@ -2,16 +2,14 @@
 
 Every step records its evidence (status codes, latencies, bodies, CSVs, plots) in one report folder,
 ``reports/validation-<time>/`` with ``report.json``, ``report.md`` and ``report.html``; each criterion is
-PASS or FAIL there. The drills live in ``validate_drills``, schemathesis in ``validate_schema``, rendering in
-``validate_report``.
+PASS or FAIL there. The load test lives in ``load``, the failover drills in ``failover``, the restore drill in
+``drill``, schemathesis in ``schema``, rendering in ``report`` (all in ``aiwfe_stack.evidence``).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -24,9 +22,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from aiwfe.ops import validate_report
-from aiwfe.ops.stack import PROJECT_ROOT, Stack
-from aiwfe.ops.validate_drills import RECOVERY_LIMIT_S, failover_drills
+from aiwfe_stack.evidence import report as validate_report
+from aiwfe_stack.evidence.failover import RECOVERY_LIMIT_S, failover_drills
+from aiwfe_stack.evidence.load import run_locust
+from aiwfe_stack.paths import project_root
+from aiwfe_stack.stack import Stack
 
 STEPS = ("health", "load", "failover", "restore", "schema", "snapshots", "scan")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -186,143 +186,11 @@ def health_sweep(base_url: str, verify: Any, stack: Stack | None) -> list[Probe]
     return probes
 
 
-# ---- load test -------------------------------------------------------------------------------
-
-
-def _num(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0
-
-
-def run_locust(
-    base_url: str, ca: Path | None, users: int, spawn_rate: float, seconds: float, folder: Path
-) -> dict[str, Any]:
-    """Headless Locust with bench/locustfile.py; returns the per-endpoint table and the aggregate."""
-    prefix = folder / "locust"
-    locust = Path(sys.executable).parent / "locust"
-    cmd = [
-        str(locust),
-        "-f",
-        str(PROJECT_ROOT / "bench" / "locustfile.py"),
-        "--headless",
-        "-u",
-        str(users),
-        "-r",
-        f"{spawn_rate:g}",
-        "-t",
-        f"{max(1, round(seconds))}s",
-        "--host",
-        base_url,
-        "--csv",
-        str(prefix),
-        "--csv-full-history",
-        "--only-summary",
-        "--exit-code-on-error",
-        "0",
-        "--stop-timeout",
-        "5",
-        "--html",
-        str(folder / "locust.html"),
-    ]
-    env = {**os.environ, **({"AIWFE_LOAD_CA": str(ca)} if ca else {})}
-    with (folder / "locust.log").open("w") as log:
-        done = subprocess.run(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False, timeout=seconds + 120 + users
-        )
-    rows: list[dict[str, Any]] = []
-    aggregate: dict[str, Any] = {}
-    with open(f"{prefix}_stats.csv", newline="") as handle:
-        for raw in csv.DictReader(handle):
-            row = {
-                "name": raw["Name"] if raw["Type"] in ("", "None") else f"{raw['Name']}",
-                "requests": int(_num(raw["Request Count"])),
-                "failures": int(_num(raw["Failure Count"])),
-                "median_ms": round(_num(raw["Median Response Time"]), 1),
-                "avg_ms": round(_num(raw["Average Response Time"]), 1),
-                "p95_ms": _num(raw["95%"]),
-                "p99_ms": _num(raw["99%"]),
-                "max_ms": round(_num(raw["Max Response Time"]), 1),
-                "rps": round(_num(raw["Requests/s"]), 2),
-            }
-            if raw["Name"] == "Aggregated":
-                aggregate = row
-            else:
-                rows.append(row)
-    failures_csv = Path(f"{prefix}_failures.csv")
-    failures = list(csv.DictReader(failures_csv.open())) if failures_csv.exists() else []
-    plots = _plots(Path(f"{prefix}_stats_history.csv"), folder)
-    return {
-        "command": shlex.join(cmd),
-        "exit_code": done.returncode,
-        "users": users,
-        "spawn_rate": spawn_rate,
-        "seconds": seconds,
-        "endpoints": rows,
-        "aggregate": aggregate,
-        "failures": failures[:20],
-        "plots": plots,
-    }
-
-
-def _plots(history: Path, folder: Path) -> list[str]:
-    if not history.exists():
-        return []
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    times, users, rps, p50, p95, p99 = [], [], [], [], [], []
-    with history.open(newline="") as handle:
-        for raw in csv.DictReader(handle):
-            if raw["Name"] != "Aggregated":
-                continue
-            times.append(_num(raw["Timestamp"]))
-            users.append(_num(raw["User Count"]))
-            rps.append(_num(raw["Requests/s"]))
-            p50.append(_num(raw["50%"]))
-            p95.append(_num(raw["95%"]))
-            p99.append(_num(raw["99%"]))
-    if not times:
-        return []
-    t = [x - times[0] for x in times]
-    out: list[str] = []
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(t, p50, label="p50")
-    ax.plot(t, p95, label="p95")
-    ax.plot(t, p99, label="p99")
-    ax.axhline(500, color="orange", linestyle="--", label="p95 target")
-    ax.axhline(1000, color="red", linestyle="--", label="p99 target")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("ms (cumulative percentile)")
-    ax.set_title("Latency")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(folder / "latency.png")
-    plt.close(fig)
-    out.append("latency.png")
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(t, rps, label="requests/s")
-    ax2 = ax.twinx()
-    ax2.plot(t, users, color="grey", linestyle=":", label="users")
-    ax.set_xlabel("seconds")
-    ax.set_ylabel("requests/s")
-    ax2.set_ylabel("users")
-    ax.set_title("Throughput")
-    fig.tight_layout()
-    fig.savefig(folder / "throughput.png")
-    plt.close(fig)
-    out.append("throughput.png")
-    return out
-
-
 # ---- restore drill and scan ------------------------------------------------------------------
 
 
 def restore(stack: Stack) -> dict[str, Any]:
-    from aiwfe.ops.drill import restore_drill
+    from aiwfe_stack.evidence.drill import restore_drill
 
     repo = stack.backups()
     began = time.monotonic()
@@ -333,14 +201,14 @@ def restore(stack: Stack) -> dict[str, Any]:
 
 
 def scan() -> dict[str, Any]:
-    uv = PROJECT_ROOT / ".aiwfe" / "tools" / "bin" / "uv"
+    uv = project_root() / ".aiwfe" / "tools" / "bin" / "uv"
     env = {**os.environ, **({"UV": str(uv)} if uv.exists() else {})}
     done = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / "scan.py")],
+        [sys.executable, str(project_root() / "scripts" / "scan.py")],
         capture_output=True,
         text=True,
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=project_root(),
         check=False,
         timeout=1800,
     )
@@ -350,7 +218,7 @@ def scan() -> dict[str, Any]:
 
 
 def schema_fuzz(base_url: str, verify: Any, examples: int, folder: Path) -> dict[str, Any]:
-    from aiwfe.ops.validate_schema import run_schemathesis
+    from aiwfe_stack.evidence.schema import run_schemathesis
 
     result = run_schemathesis(base_url, verify, examples=examples).to_dict()
     (folder / "schemathesis.json").write_text(json.dumps(result, indent=2, default=str))
@@ -361,7 +229,7 @@ def snapshots(stack: Stack | None, folder: Path, minutes: float) -> dict[str, An
     """The key dashboard panels as PNGs, when the stack runs Prometheus (``AIWFE_STACK_MONITORING=1``)."""
     if stack is None or not stack.settings.monitoring:
         return {"skipped": "monitoring is not running (start the stack with AIWFE_STACK_MONITORING=1)"}
-    from aiwfe.ops.snapshots import render
+    from aiwfe_stack.evidence.snapshots import render
 
     try:
         taken = render(f"http://127.0.0.1:{stack.settings.prometheus_port}", folder / "panels", minutes)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from aiwfe.ops.system import SystemSetupError, terminate
+from aiwfe_stack.system import SystemSetupError, terminate
 
 _MKCALENDAR_BODY = """<?xml version="1.0" encoding="utf-8"?>
 <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from aiwfe.ops.stack import Stack
+from aiwfe_stack.stack import Stack
 
 RECOVERY_LIMIT_S = 60.0
 PING = "aiwfe.system.ping"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiwfe.ops.postgres import SUPERUSER, PostgresCluster
+from aiwfe_stack.postgres import SUPERUSER, PostgresCluster
 
 STANZA = "aiwfe"
 RETENTION_DAYS = 30

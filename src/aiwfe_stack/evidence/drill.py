@@ -18,9 +18,9 @@ from pathlib import Path
 
 import asyncpg
 
-from aiwfe.ops.backup import BackupError, BackupRepository
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
+from aiwfe_stack.backup import BackupError, BackupRepository
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.postgres import PostgresCluster
 
 # Tables whose rows carry their creation time, so the source can be counted "as of" the target.
 TIMESTAMPED_TABLES = {"ops_canary": "written_at", "users": "created_at", "audit_events": "created_at"}
@@ -102,17 +102,26 @@ async def _snapshot(dsn: str, as_of: datetime | None) -> dict[str, object]:
     try:
         version = await conn.fetchval("SELECT version_num FROM alembic_version")
         counts = {}
+        newest: list[datetime] = []
         for table, column in TIMESTAMPED_TABLES.items():
             if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
                 query = f"SELECT count(*) FROM {table} WHERE $1::timestamptz IS NULL OR {column} <= $1"  # noqa: S608  # nosec B608 (table and column names come from a constant)
                 counts[table] = int(await conn.fetchval(query, as_of))
+                latest = await conn.fetchval(f"SELECT max({column}) FROM {table}")  # noqa: S608  # nosec B608 (a constant)
+                newest += [latest] if isinstance(latest, datetime) else []
         checksum = await conn.fetchval(
             "SELECT md5(coalesce(string_agg(id::text || ':' || written_at::text, ',' ORDER BY id), '')) "
             "FROM ops_canary WHERE $1::timestamptz IS NULL OR written_at <= $1",
             as_of,
         )
         last = await conn.fetchval("SELECT max(written_at) FROM ops_canary")
-        return {"version": version, "counts": counts, "checksum": checksum, "last_canary": last}
+        return {
+            "version": version,
+            "counts": counts,
+            "checksum": checksum,
+            "last_canary": last,
+            "newest": max(newest, default=None),
+        }
     finally:
         await conn.close()
 
@@ -188,8 +197,12 @@ def restore_drill(
             rto = time.monotonic() - started
 
             progress("verifying the restored data against the source")
-            source = asyncio.run(_snapshot(source_dsn, target_time))
             restored = asyncio.run(_snapshot(restored_dsn, None))
+            # The latest restore ends where the archived WAL ends; the live source has gone on writing (beat
+            # adds a canary row every 15 s), so it is compared up to the newest row the restore holds. What
+            # came after is the loss the RPO reports, not a mismatch.
+            recovered = restored["newest"] if isinstance(restored["newest"], datetime) else None
+            source = asyncio.run(_snapshot(source_dsn, target_time or recovered))
             checks = _compare(source, restored, target_time)
             checks.append(
                 Check("read and write", asyncio.run(_read_write(restored_dsn)), "insert then select")
@@ -236,7 +249,7 @@ def _compare(source: dict[str, object], restored: dict[str, object], target: dat
         Check(
             "canary checksum",
             source["checksum"] == restored["checksum"],
-            f"md5 of canary rows {'up to the target' if target else 'at the end of the archive'}",
+            f"md5 of canary rows {'up to the target' if target else 'up to the newest row restored'}",
         )
     )
     last = restored["last_canary"]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from aiwfe.core.migrations import upgrade
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.postgres import PostgresCluster
-from aiwfe.ops.redis import RedisServer
-from aiwfe.ops.system import ensure_installed
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.postgres import PostgresCluster
+from aiwfe_stack.redis import RedisServer
+from aiwfe_stack.system import ensure_installed
 
 
 @dataclass(frozen=True)

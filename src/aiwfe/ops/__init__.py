@@ -1,1 +1,0 @@
-"""Operations: the local stack, backups and drills, and the validation suite."""

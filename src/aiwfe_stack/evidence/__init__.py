@@ -1,0 +1,1 @@
+"""Evidence: the validation suite, its report, the drills and the dashboard snapshots."""

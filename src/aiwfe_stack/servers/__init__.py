@@ -1,0 +1,1 @@
+"""Servers for tests and benchmarks: Radicale, an SMTP sink, scratch PostgreSQL + Redis clusters."""
