@@ -1,6 +1,6 @@
 """Session-wide real servers: PostgreSQL and Redis on free loopback ports in temp folders.
 
-They are started with the same code the local stack uses (``aiwfe.ops``); each test gets clean
+They are started with the same code the local stack uses (``aiwfe_stack``); each test gets clean
 tables and an empty Redis database.
 """
 

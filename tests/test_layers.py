@@ -19,8 +19,6 @@ MAX_LINES = 500
 KNOWN_LONG = {
     "src/aiwfe/calendar/service.py",
     "src/aiwfe/calendar/recurrence.py",
-    "src/aiwfe/auth/service.py",
-    "src/aiwfe/caldav/routes.py",
 }
 
 

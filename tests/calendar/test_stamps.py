@@ -26,12 +26,12 @@ from tests.calendar.test_sync_google import _connect, _google_calendar, _timed
 from tests.conftest import app_client
 
 from aiwfe.calendar.models import Calendar, Event
-from aiwfe.calendar.stamps import CalendarStamps
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.settings import Settings
-from aiwfe.ops.ports import free_ports
-from aiwfe.ops.radicale import Radicale
-from aiwfe.ops.redis import RedisServer
+from aiwfe.core.stamps import CalendarStamps
+from aiwfe_stack.ports import free_ports
+from aiwfe_stack.redis import RedisServer
+from aiwfe_stack.servers.radicale import Radicale
 
 enqueued = sync_support.enqueued
 ics_server = sync_support.ics_server

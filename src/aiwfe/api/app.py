@@ -20,13 +20,13 @@ from aiwfe.caldav import routes as caldav_routes
 from aiwfe.calendar import routes as calendar_routes
 from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.calendar.stamps import INFO_KEY as STAMPS_INFO_KEY
-from aiwfe.calendar.stamps import CalendarStamps
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
 from aiwfe.core.metrics import DB_POOL, sample_event_loop_lag
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings, get_settings
+from aiwfe.core.stamps import CalendarStamps
 from aiwfe.core.tracing import configure_tracing
 from aiwfe.jobs import routes as job_routes
 from aiwfe.notify.tasks import SEND_EMAIL

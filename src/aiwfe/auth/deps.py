@@ -63,7 +63,7 @@ class Principal:
     access_token: AccessToken | None = None
     via_cookie: bool = False
     scopes: set[str] = field(default_factory=set)
-    # Read with a cached session's snapshot (calendar/stamps.py); None otherwise.
+    # Read with a cached session's snapshot (core/stamps.py); None otherwise.
     calendar_stamp: str | None = None
 
 

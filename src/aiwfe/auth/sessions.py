@@ -14,7 +14,7 @@ Caches of access tokens (CalDAV's app passwords) are invalidated the same way: a
 ``access_tokens`` row that matters (revoked, scopes, expiry) bumps that token's generation
 (``aiwfe:access-token-gen:<token hash>``), a bulk UPDATE or DELETE on the table bumps a global one.
 
-The same round trip returns the user's calendar stamp (``aiwfe.calendar.stamps``), which names their cached
+The same round trip returns the user's calendar stamp (``aiwfe.core.stamps``), which names their cached
 calendar pages.
 """
 
@@ -35,7 +35,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.util import await_only
 
 from aiwfe.auth.models import AccessToken, Role, User
-from aiwfe.calendar import stamps
+from aiwfe.core import stamps
 from aiwfe.core.crypto import new_token, token_hash
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
@@ -61,7 +61,7 @@ _CHANGED_TOKENS_INFO_KEY = "aiwfe_changed_tokens"
 _TOKEN_FIELDS = ("revoked_at", "scopes", "expires_at", "user_id", "token_hash")
 log = get_logger(__name__)
 
-# The session's hash, both generations and the user's calendar stamp (calendar/stamps.py) in one round
+# The session's hash, both generations and the user's calendar stamp (core/stamps.py) in one round
 # trip. The per-user keys are not in KEYS (they are named by the session's content), which a single Redis
 # server allows.
 _LOAD_SCRIPT = (
@@ -157,7 +157,7 @@ class CachedSession:
     record: SessionRecord
     user: User | None
     generation: str
-    # The user's calendar stamp: what a cached calendar page is named by (calendar/stamps.py).
+    # The user's calendar stamp: what a cached calendar page is named by (core/stamps.py).
     calendar_stamp: str = ""
 
 

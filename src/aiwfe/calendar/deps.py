@@ -12,9 +12,9 @@ from starlette.datastructures import State
 
 from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.service import CalendarDeps, CalendarService
-from aiwfe.calendar.stamps import CalendarStamps
 from aiwfe.calendar.tasks import IMPORT_ICS
 from aiwfe.core.db import get_session
+from aiwfe.core.stamps import CalendarStamps
 from aiwfe.worker.publish import publish
 
 

@@ -1,25 +1,23 @@
-"""Per-user calendar stamps: a value in Redis that changes after every commit that changes one of the
-user's calendars or their events. A cached range read names its page by the stamp (read in the session's
-round trip, auth/sessions.py) instead of asking PostgreSQL for the calendars' versions.
+"""Per-user calendar stamps (the Redis part, read and bump, is core/stamps.py): a value in Redis that changes
+after every commit that changes one of the user's calendars or their events. A cached range read names its
+page by the stamp (read in the session's round trip, auth/sessions.py) instead of asking PostgreSQL for the
+calendars' versions.
 
 Every SQLAlchemy session records which owners its flushes and bulk statements touch and, after the commit,
 deletes their stamps; the next read makes a fresh random one. A writer cannot forget this: the hooks are on
 every session, and a session that changes calendars without a way to reach Redis fails its flush.
 
-A stamp is never reused: it is random and carries the Redis server's run id, so a flushed Redis (no stamp)
-or one restarted from disk or failed over (a stamp of an earlier run, maybe from before a write whose bump
-it lost) gives a new stamp, and no page cached before is asked for again. A stamp lives as long as a
-cached page, which also bounds how long a bump lost to an unreachable Redis could show an old page.
+A stamp is never reused: it is random and carries the Redis server's run id, so a flushed Redis (no stamp) or
+one restarted from disk or failed over (a stamp of an earlier run, maybe from before a write whose bump it
+lost) gives a new stamp, and no page cached before is asked for again. A stamp lives as long as a cached page,
+which also bounds how long a bump lost to an unreachable Redis could show an old page.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from collections.abc import Iterable
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
@@ -29,12 +27,10 @@ from aiwfe.core.db import settings_of
 from aiwfe.core.logging import get_logger
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings
+from aiwfe.core.stamps import CalendarStamps
 
 log = get_logger(__name__)
 
-PREFIX = "aiwfe:calendar-stamp:"
-# Bumped (to a new random value) by a bulk statement whose owners cannot be told: every user's pages go.
-EVERYONE = "aiwfe:calendar-stamp"
 # Where a session finds the API's ``CalendarStamps`` (``async_sessionmaker(info=...)``); a session without
 # one (the worker, the CLI) bumps through a client of its engine's settings.
 INFO_KEY = "aiwfe_calendar_stamps"
@@ -45,56 +41,6 @@ _TOUCHED_KEY = "aiwfe_calendar_owners_touched"
 # Tables by name, and the models imported inside the hooks: calendar/models.py imports this module (so the
 # hooks exist wherever the tables can be written).
 _CALENDARS, _EVENTS = "calendars", "calendar_events"
-
-# Lua, shared with the session script: the stamp of user ``uid``, made fresh when missing or of another
-# run of this server, followed by the everyone-stamp.
-LUA_FUNCTION = """
-local function calendar_stamp(uid, prefix, everyone, fresh, ttl)
-  local key = prefix .. uid
-  local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') .. ':'
-  local stamp = redis.call('GET', key)
-  if not stamp or string.sub(stamp, 1, #run) ~= run then
-    stamp = run .. fresh
-    redis.call('SET', key, stamp, 'EX', ttl)
-  end
-  return stamp .. '/' .. (redis.call('GET', everyone) or '0')
-end
-"""
-_READ_SCRIPT = LUA_FUNCTION + "return calendar_stamp(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])"
-
-
-def stamp_seconds(settings: Settings) -> int:
-    """How long a stamp lives: as long as a cached page (at least a minute, so ETags still answer 304s
-    with caching off)."""
-    return max(settings.calendar_cache_seconds, 60)
-
-
-def fresh() -> str:
-    return secrets.token_hex(8)
-
-
-class CalendarStamps:
-    """Read a user's stamp, and bump owners' stamps after a commit."""
-
-    def __init__(self, redis: Redis, settings: Settings) -> None:
-        self.redis = redis
-        self.ttl = stamp_seconds(settings)
-        self._read = redis.register_script(_READ_SCRIPT)
-
-    async def read(self, user_id: uuid.UUID) -> str:
-        """The stamp of ``user_id`` (one round trip; a read with the session's snapshot has it already)."""
-        found = await self._read(args=[str(user_id), PREFIX, EVERYONE, fresh(), self.ttl])
-        return found.decode() if isinstance(found, bytes) else str(found)
-
-    async def bump(self, owners: Iterable[uuid.UUID | None]) -> None:
-        """New stamps for ``owners`` (``None``: everyone): the next read of each makes a fresh one."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for owner in set(owners):
-                if owner is None:
-                    pipe.set(EVERYONE, fresh())
-                else:
-                    pipe.delete(PREFIX + str(owner))
-            await pipe.execute()
 
 
 # ---- recording what a session changes, bumping after its commit -------------------------------------
