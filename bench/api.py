@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ def process(command: list[str], env: dict[str, str], port: int, log: Path) -> It
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_SECONDS = 5.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -174,7 +176,7 @@ def run_wrk(
     spy = None
     if profile is not None:
         name = re.sub(r"[^a-z0-9]+", "-", target.name.lower()).strip("-")
-        spy_cmd = [str(BIN / "py-spy"), "record", "--pid", str(server), "--rate", "250", "--nonblocking"]
+        spy_cmd = [str(BIN / "py-spy"), "record", "--pid", str(server), "--rate", "250", "--nonblocking", "--gil"]
         spy_cmd += ["--format", "raw", "--output", str(profile / f"{name}.txt"), "--duration", f"{seconds:g}"]
         spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     before = cpu_seconds(server)
@@ -409,6 +411,11 @@ def main() -> None:
                 if args.only:
                     wanted = [w.strip().lower() for w in args.only.split(",")]
                     targets = [t for t in targets if not t.on_api or any(w in t.name.lower() for w in wanted)]
+                # What the process spends with no request at all (heartbeats, metrics, pools): a write
+                # target's few requests per second each carry a share of it in "CPU ms/req".
+                idle_before = cpu_seconds(api)
+                time.sleep(IDLE_SECONDS)
+                idle_ms_per_s = (cpu_seconds(api) - idle_before) * 1000 / IDLE_SECONDS
                 results = []
                 for target in targets:
                     # A short warm-up (imports, pool, caches) outside the figures.
@@ -432,6 +439,7 @@ def main() -> None:
         f"{'target':<34}{'req/s':>9}{'of floor':>10}{'CPU ms/req':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}"
     )
+    print(f"the API process at rest: {idle_ms_per_s:.1f} ms of CPU per second ({IDLE_SECONDS:g} s measured)")
     for r in results:
         share = r.rate / floor.rate * 100
         cpu = f"{r.cpu_ms:.2f}" if r.cpu_ms is not None else "-"
