@@ -176,7 +176,16 @@ def run_wrk(
     spy = None
     if profile is not None:
         name = re.sub(r"[^a-z0-9]+", "-", target.name.lower()).strip("-")
-        spy_cmd = [str(BIN / "py-spy"), "record", "--pid", str(server), "--rate", "250", "--nonblocking", "--gil"]
+        spy_cmd = [
+            str(BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(server),
+            "--rate",
+            "250",
+            "--nonblocking",
+            "--gil",
+        ]
         spy_cmd += ["--format", "raw", "--output", str(profile / f"{name}.txt"), "--duration", f"{seconds:g}"]
         spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     before = cpu_seconds(server)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -160,6 +160,9 @@ class Event(Base):
         ),
         Index("ix_calendar_events_span", "calendar_id", "span_start", "span_end"),
     )
+    # The INSERT and UPDATE return the server-set timestamps (RETURNING): a write's answer needs no
+    # SELECT after its commit to read them back.
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     @property
     def is_recurring(self) -> bool:
