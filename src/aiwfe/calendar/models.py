@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -162,7 +162,7 @@ class Event(Base):
     )
     # The INSERT and UPDATE return the server-set timestamps (RETURNING): a write's answer needs no
     # SELECT after its commit to read them back.
-    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy reads it from the class)
 
     @property
     def is_recurring(self) -> bool:
