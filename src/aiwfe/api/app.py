@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from aiwfe import __version__
 from aiwfe.api import health
+from aiwfe.api.admission import AdmissionMiddleware, Gate
 from aiwfe.api.body_limit import BodyLimitMiddleware
 from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
@@ -120,6 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.api_max_body_bytes,
         upload_bytes=settings.calendar_import_max_bytes,
     )
+    # Inside the request context (the 503s it sheds are logged and counted), outside everything else.
+    app.state.admission = Gate.for_settings(settings)
+    app.add_middleware(AdmissionMiddleware, gate=app.state.admission)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so it logs the 413s too
     app.include_router(health.router)
     for domain_router in api_routers():

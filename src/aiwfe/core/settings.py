@@ -67,6 +67,17 @@ class Settings(BaseSettings):
         description="largest request body the API reads (ICS uploads: calendar_import_max_bytes)",
     )
     graceful_shutdown_seconds: int = Field(default=20, ge=0)
+    api_max_concurrent_requests: int | None = Field(
+        default=None,
+        ge=1,
+        description="requests one API process works on at once (default: db_pool_size + db_max_overflow); "
+        "the others wait their turn (api/admission.py)",
+    )
+    api_admission_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a request may wait for its turn before it is answered 503 (overloaded)",
+    )
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
