@@ -4,14 +4,15 @@ before any of its work is done; it never fails half done on an exhausted databas
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 
-from aiwfe.api.admission import Gate
 from aiwfe.api.app import create_app
+from aiwfe.core.admission import Gate
 from aiwfe.core.settings import Settings
 
 PASSWORD = "correct horse battery staple 42"
@@ -86,3 +87,31 @@ def test_the_limit_is_the_database_pools_size_by_default(settings: Settings) -> 
     sized = settings.model_copy(update={"db_pool_size": 7, "db_max_overflow": 5})
     assert Gate.for_settings(sized).limit == 12
     assert Gate.for_settings(sized.model_copy(update={"api_max_concurrent_requests": 3})).limit == 3
+
+
+async def test_a_sign_in_gives_its_slot_to_others_while_its_password_hash_waits(
+    one_slot: tuple[FastAPI, AsyncClient],
+) -> None:
+    app, http = one_slot
+    account = {"email": "hash@example.com", "password": PASSWORD}
+    registered = await http.post("/api/v1/auth/register", json=account)
+    assert registered.status_code == 201
+    # Keep every thread of the real hashing pool busy: the sign-in's hash waits in its queue.
+    hasher = app.state.auth.hasher
+    release = threading.Event()
+    blockers = [hasher._pool.submit(release.wait) for _ in range(app.state.settings.argon2_max_concurrent)]
+    login = {"email": "hash@example.com", "password": PASSWORD, "mode": "token"}
+    signing_in = asyncio.ensure_future(http.post("/api/v1/auth/login", json=login))
+    try:
+        await asyncio.sleep(0.2)
+        assert not signing_in.done(), "the sign-in waits for its hash"
+        # The only slot is free for another request meanwhile (it would be shed after 0.5 s otherwise).
+        other = await http.get("/api/v1/me")
+        assert other.status_code == 401  # served (not signed in), not shed with a 503
+    finally:
+        release.set()
+    signed_in = await signing_in
+    assert signed_in.status_code == 200, signed_in.text
+    assert signed_in.json()["session_token"]
+    for blocker in blockers:
+        blocker.result(timeout=5)

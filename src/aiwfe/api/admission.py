@@ -1,12 +1,5 @@
-"""Admission: at most as many requests of this process do their work at once as its database pool has
-connections; the others wait their turn (first come, first served) or, past a deadline, are turned away
-with a 503 before any of their work is done.
-
-Without it the pool is the queue: under overload a request waits there after it has begun (a sign-in after
-its password hash, for the commit of its session's audit row), and after ``db_pool_timeout_seconds`` fails
-half done. An admitted request uses at most one pooled connection at a time, so with the limit at the
-pool's size an admitted request does not wait for a connection because of load alone.
-"""
+"""The admission middleware (see ``aiwfe.core.admission``): a request waits for a slot before any of its work,
+for at most ``api_admission_wait_seconds``, and is then answered 503 (overloaded) with ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -17,30 +10,16 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from aiwfe.core.admission import HELD, Gate
 from aiwfe.core.errors import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from aiwfe.core.logging import get_logger, redact_path
 from aiwfe.core.metrics import ADMISSION_QUEUED, ADMISSION_SHED, ADMISSION_WAIT
-from aiwfe.core.settings import Settings
 
 log = get_logger(__name__)
 RETRY_AFTER_SECONDS = 2
 # Long-lived streams (a job's live progress) hold their slot for minutes and use no pooled connection
 # between events: they are not admitted through the gate.
 EXEMPT = re.compile(r"^/(health|ready|metrics)$|^/api/v1/jobs/[^/]+/events$")
-
-
-class Gate:
-    """``limit`` slots; a request that cannot get one within ``wait_seconds`` is shed."""
-
-    def __init__(self, limit: int, wait_seconds: float) -> None:
-        self.limit = limit
-        self.wait_seconds = wait_seconds
-        self.slots = asyncio.Semaphore(limit)
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> Gate:
-        limit = settings.api_max_concurrent_requests or settings.db_pool_size + settings.db_max_overflow
-        return cls(limit, settings.api_admission_wait_seconds)
 
 
 def _overloaded(path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -88,7 +67,9 @@ class AdmissionMiddleware:
                 ADMISSION_WAIT.observe(time.perf_counter() - began)
         else:
             await slots.acquire()
+        held = HELD.set(self.gate)
         try:
             await self.app(scope, receive, send)
         finally:
+            HELD.reset(held)
             slots.release()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, Unpack
+from typing import Any, Protocol
 
 from sqlalchemy import Row, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,7 +51,7 @@ class CalendarImports:
 
     kind = JobKind.CALENDAR_IMPORT
 
-    def _owned(self, user_id: uuid.UUID) -> Select[Unpack[tuple[Any, ...]]]:
+    def _owned(self, user_id: uuid.UUID) -> Select[*tuple[Any, ...]]:
         # The columns a job shows, not the entity: a pending import's row holds its whole upload.
         return (
             select(*_JOB_COLUMNS, Calendar.name.label("calendar_name"))
