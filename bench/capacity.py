@@ -68,7 +68,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def stack_pids() -> dict[str, int]:
     """The local stack's processes by program name (api-1, api-2, caddy, postgres, redis, worker, ...)."""
-    from aiwfe.ops.stack import Stack
+    from aiwfe_stack.stack import Stack
 
     stack = Stack()
     pids = {name: stack.program_pid(name) for name in stack.process_status()}
