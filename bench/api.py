@@ -10,7 +10,11 @@ bottleneck) against each target, one after the other, in the same run:
 - ``GET /api/v1/me`` with a bearer session;
 - a week view (``GET /api/v1/events``), cached: the same page read again and again;
 - a week view right after an edit: ``wrk`` alternates ``PATCH /api/v1/events/{id}`` and the week view, so
-  each read finds a new calendar version and builds the page again; its req/s and CPU count the pair.
+  each read finds a new calendar version and builds the page again; its req/s and CPU count the pair;
+- the rest of the load journey's requests (``bench/locustfile.py``), one endpoint at a time, on a calendar of
+  its own each so the calendars stay the seeded size for the targets above: ``POST /api/v1/events``,
+  ``PATCH /api/v1/events/{id}``, a week view right after a create (the pair), ``GET /api/v1/jobs`` and a
+  small ``POST /api/v1/calendars/{id}/import`` (one new event per request).
 
 For each it prints req/s, the share of the floor's req/s and the API process's CPU time per request
 (utime + stime from ``/proc`` before and after the run, divided by the requests ``wrk`` completed). The CPU
@@ -33,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -100,6 +105,7 @@ def process(command: list[str], env: dict[str, str], port: int, log: Path) -> It
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_SECONDS = 5.0
 
 
 def cpu_seconds(pid: int) -> float:
@@ -159,7 +165,16 @@ def run_wrk(
     seconds: float,
     profile: Path | None = None,
 ) -> Result:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency"]
+    # A long timeout: a request wrk gave up on still costs the API its CPU, and would go uncounted.
+    command = [
+        "wrk",
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        "--latency",
+        "--timeout",
+        "30s",
+    ]
     for key, value in target.headers.items():
         command += ["-H", f"{key}: {value}"]
     if target.script:
@@ -170,7 +185,16 @@ def run_wrk(
     spy = None
     if profile is not None:
         name = re.sub(r"[^a-z0-9]+", "-", target.name.lower()).strip("-")
-        spy_cmd = [str(BIN / "py-spy"), "record", "--pid", str(server), "--rate", "250", "--nonblocking"]
+        spy_cmd = [
+            str(BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(server),
+            "--rate",
+            "250",
+            "--nonblocking",
+            "--gil",
+        ]
         spy_cmd += ["--format", "raw", "--output", str(profile / f"{name}.txt"), "--duration", f"{seconds:g}"]
         spy = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     before = cpu_seconds(server)
@@ -187,6 +211,88 @@ def run_wrk(
         errors += sum(int(n) for n in socket_errors.groups())
     cpu_ms = spent * 1000 / requests if requests else None
     return Result(target, requests, rate, errors, _latency(out, "50"), _latency(out, "99"), cpu_ms)
+
+
+def _lua_request(method: str, path: str, authorization: str, content_type: str, body: str) -> str:
+    """A Lua expression making one request; ``body`` is a Lua expression (it may use ``n`` and ``tid``)."""
+    headers = (
+        f'{{["Authorization"] = {json.dumps(authorization)}, ["Content-Type"] = {json.dumps(content_type)}}}'
+    )
+    return f"wrk.format({json.dumps(method)}, {json.dumps(path)}, {headers}, {body})"
+
+
+_LUA_THREAD_ID = """
+local counter = 0
+local n = 0
+local tid = 0
+setup = function(thread)
+  counter = counter + 1
+  thread:set("tid", counter)
+end
+init = function(args)
+  tid = tonumber(wrk.thread:get("tid")) or 0
+end
+"""
+
+
+def create_body_lua(calendar_id: str) -> str:
+    """Lua expression: a 30-minute event (a new row each time, like the journey's), weeks after the seeded
+    week, so the week view's page keeps its size while the writes change its calendars' versions."""
+    start = WEEK_START + timedelta(days=60, hours=10)
+    body = {
+        "calendar_id": calendar_id,
+        "summary": "Load test meeting",
+        "start": {"date_time": start.isoformat().replace("+00:00", "Z"), "time_zone": "UTC"},
+        "end": {
+            "date_time": (start + timedelta(minutes=30)).isoformat().replace("+00:00", "Z"),
+            "time_zone": "UTC",
+        },
+    }
+    return json.dumps(json.dumps(body))
+
+
+def create_script(calendar_id: str, authorization: str) -> str:
+    post = _lua_request(
+        "POST", "/api/v1/events", authorization, "application/json", create_body_lua(calendar_id)
+    )
+    return f"request = function() return {post} end\n"
+
+
+def create_then_read(calendar_id: str, week_path: str, authorization: str) -> str:
+    """wrk Lua: alternate a create in the calendar and a read of the week view (a miss after each write)."""
+    post = _lua_request(
+        "POST", "/api/v1/events", authorization, "application/json", create_body_lua(calendar_id)
+    )
+    read = f'wrk.format("GET", {json.dumps(week_path)}, {{["Authorization"] = {json.dumps(authorization)}}})'
+    return f"""
+local n = 0
+request = function()
+  n = n + 1
+  if n % 2 == 1 then return {post} end
+  return {read}
+end
+"""
+
+
+def patch_script(event_path: str, authorization: str) -> str:
+    patch = _lua_request(
+        "PATCH", event_path, authorization, "application/json", "'{\"summary\":\"Edited ' .. n .. '\"}'"
+    )
+    return f"local n = 0\nrequest = function()\n  n = n + 1\n  return {patch}\nend\n"
+
+
+def import_script(calendar_id: str, authorization: str) -> str:
+    """wrk Lua: import a one-event .ics, a new UID each request (per thread and counter)."""
+    ics = (
+        "BEGIN:VCALENDAR\\r\\nVERSION:2.0\\r\\nPRODID:-//aiwfe//load//EN\\r\\nBEGIN:VEVENT\\r\\n"
+        "UID:' .. tid .. '-' .. n .. '@bench\\r\\nDTSTAMP:20260101T000000Z\\r\\n"
+        "DTSTART:20260504T100000Z\\r\\nDTEND:20260504T110000Z\\r\\nSUMMARY:Imported\\r\\n"
+        "END:VEVENT\\r\\nEND:VCALENDAR\\r\\n"
+    )
+    post = _lua_request(
+        "POST", f"/api/v1/calendars/{calendar_id}/import", authorization, "text/calendar", f"'{ics}'"
+    )
+    return _LUA_THREAD_ID + f"request = function()\n  n = n + 1\n  return {post}\nend\n"
 
 
 def edit_then_read(event_path: str, week_path: str, authorization: str) -> str:
@@ -235,6 +341,24 @@ def seed(base: str) -> tuple[dict[str, str], str, str]:
         return headers, week_path, event_id
 
 
+def new_calendar(base: str, headers: dict[str, str], name: str) -> str:
+    """Another calendar of the seeded user: the write targets grow it, not the seeded one."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        created = http.post("/api/v1/calendars", json={"name": name, "time_zone": "UTC"}, headers=headers)
+        created.raise_for_status()
+        calendar_id: str = created.json()["id"]
+        return calendar_id
+
+
+def new_event(base: str, headers: dict[str, str], calendar_id: str) -> str:
+    with httpx.Client(base_url=base, timeout=60) as http:
+        body = json.loads(json.loads(create_body_lua(calendar_id)))
+        created = http.post("/api/v1/events", json=body, headers=headers)
+        created.raise_for_status()
+        event_id: str = created.json()["id"]
+        return event_id
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -243,6 +367,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--profile", type=Path, help="record API targets with py-spy into this folder")
+    parser.add_argument("--only", help="comma-separated parts of target names to run (the floor always runs)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `apt-get install wrk` (Debian/Ubuntu) gives the C client this needs")
@@ -277,6 +402,38 @@ def main() -> None:
                         ),
                     ),
                 ]
+                auth = headers["Authorization"]
+                writes = new_calendar(base, headers, "Writes")
+                targets += [
+                    Target("POST /events", f"{base}/api/v1/events", {}, script=create_script(writes, auth)),
+                    Target(
+                        "PATCH /events/{id}",
+                        f"{base}/api/v1/events",
+                        {},
+                        script=patch_script(f"/api/v1/events/{new_event(base, headers, writes)}", auth),
+                    ),
+                    Target(
+                        "week view after a create (pair)",
+                        f"{base}{week_path}",
+                        {},
+                        script=create_then_read(writes, week_path, auth),
+                    ),
+                    Target("GET /jobs", f"{base}/api/v1/jobs", headers),
+                    Target(
+                        "POST /calendars/{id}/import",
+                        f"{base}/api/v1/calendars",
+                        {},
+                        script=import_script(new_calendar(base, headers, "Imports"), auth),
+                    ),
+                ]
+                if args.only:
+                    wanted = [w.strip().lower() for w in args.only.split(",")]
+                    targets = [t for t in targets if not t.on_api or any(w in t.name.lower() for w in wanted)]
+                # What the process spends with no request at all (heartbeats, metrics, pools): a write
+                # target's few requests per second each carry a share of it in "CPU ms/req".
+                idle_before = cpu_seconds(api)
+                time.sleep(IDLE_SECONDS)
+                idle_ms_per_s = (cpu_seconds(api) - idle_before) * 1000 / IDLE_SECONDS
                 results = []
                 for target in targets:
                     # A short warm-up (imports, pool, caches) outside the figures.
@@ -300,6 +457,7 @@ def main() -> None:
         f"{'target':<34}{'req/s':>9}{'of floor':>10}{'CPU ms/req':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'errors':>8}"
     )
+    print(f"the API process at rest: {idle_ms_per_s:.1f} ms of CPU per second ({IDLE_SECONDS:g} s measured)")
     for r in results:
         share = r.rate / floor.rate * 100
         cpu = f"{r.cpu_ms:.2f}" if r.cpu_ms is not None else "-"
@@ -307,7 +465,7 @@ def main() -> None:
             f"{r.target.name:<34}{r.rate:>9.0f}{share:>9.1f}%{cpu:>12}"
             f"{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.requests:>10}{r.errors:>8}"
         )
-    print("(the pair: one PATCH and one week-view GET counted as two requests)")
+    print("(a pair: one write (PATCH or POST) and one week-view GET counted as two requests)")
     if args.profile is not None:
         print(f"py-spy profiles (collapsed stacks, sampling on): {args.profile}")
     print(

@@ -10,12 +10,12 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import AsyncClient
-from sqlalchemy import update
+from sqlalchemy import event, update
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, make_admin, register
 from tests.conftest import app_client
 
 from aiwfe.api.app import create_app
-from aiwfe.auth.deps import SAFE_METHODS
+from aiwfe.auth.deps import SAFE_METHODS, snapshot_writer
 from aiwfe.auth.models import Role, User
 from aiwfe.auth.sessions import KEY, PRINCIPAL_FIELD
 from aiwfe.core.crypto import token_hash
@@ -171,3 +171,70 @@ async def test_a_cached_read_opens_no_database_session(api: Api) -> None:
     finally:
         api.app.state.sessionmaker = factory
     assert opened == []
+
+
+# ---- calendar writes resolve their caller from the snapshot too (auth.deps.snapshot_writer) ----------
+
+
+async def _new_calendar(api: Api, headers: dict[str, str]) -> str:
+    created = await api.http.post("/api/v1/calendars", json={"name": "Work"}, headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+def _event(calendar_id: str) -> dict[str, object]:
+    return {"calendar_id": calendar_id, "start": {"date_time": "2024-03-04T09:00:00Z"}}
+
+
+async def test_a_cached_calendar_write_does_not_load_the_user(api: Api) -> None:
+    _, token = await _signed_in_and_cached(api, "w1@example.com")
+    calendar_id = await _new_calendar(api, bearer(token))
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = api.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        created = await api.http.post("/api/v1/events", json=_event(calendar_id), headers=bearer(token))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert created.status_code == 201, created.text
+    assert any("calendar_events" in s for s in statements), "the write itself runs"
+    assert not [s for s in statements if "FROM users" in s]
+
+
+async def test_a_deactivated_user_cannot_write_through_a_cached_session(api: Api) -> None:
+    user_id, token = await _signed_in_and_cached(api, "w2@example.com")
+    calendar_id = await _new_calendar(api, bearer(token))
+    await _change_user(api, user_id, is_active=False)
+    refused = await api.http.post("/api/v1/events", json=_event(calendar_id), headers=bearer(token))
+    assert refused.status_code == 401
+
+
+async def test_a_cookie_write_needs_the_csrf_token_with_a_cached_snapshot(api: Api) -> None:
+    await register(api.http, "w3@example.com")
+    login = await api.http.post("/api/v1/auth/login", json={"email": "w3@example.com", "password": PASSWORD})
+    csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+    assert (await api.http.get("/api/v1/me")).status_code == 200  # stores the snapshot
+    calendar_id = await _new_calendar(api, csrf)
+    missing = await api.http.post("/api/v1/events", json=_event(calendar_id))
+    assert missing.status_code == 403
+    assert missing.json()["type"].endswith("/csrf-failed")
+    foreign = await api.http.post(
+        "/api/v1/events", json=_event(calendar_id), headers={**csrf, "Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403
+    assert (await api.http.post("/api/v1/events", json=_event(calendar_id), headers=csrf)).status_code == 201
+
+
+def test_only_calendar_writes_resolve_their_caller_from_the_snapshot(settings: Settings) -> None:
+    # A handler that changes the user (profile, password, roles) needs it loaded in the request's session:
+    # the snapshot writer is for calendar writes, which read only the caller's id.
+    routes = [c for c in iter_route_contexts(create_app(settings).routes) if isinstance(c.route, APIRoute)]
+    writers = [
+        c.path for c in routes if any(sub.call is snapshot_writer for sub in c.route.dependant.dependencies)
+    ]
+    assert "/api/v1/events" in writers
+    assert [p for p in writers if not p.startswith(("/api/v1/events", "/api/v1/calendars"))] == []

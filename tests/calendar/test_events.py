@@ -115,3 +115,17 @@ async def test_another_users_events_cannot_be_read_changed_deleted_or_listed(
     busy = await bob.get("/api/v1/freebusy", params=window)
     assert busy.json()["busy"] == []
     assert (await alice.get(url)).json()["summary"] == "secret"
+
+
+async def test_a_writes_answer_is_what_a_read_then_finds(alice: Caller) -> None:
+    """The create and the edit answer without reading the row back after commit: the server-set timestamps
+    come back with the INSERT and the UPDATE, so the answer must equal the next read, not the row before."""
+    calendar = await alice.calendar()
+    created = await alice.event(calendar["id"], start=BERLIN_9, end=BERLIN_10)
+    url = f"/api/v1/events/{created['id']}"
+    assert (await alice.get(url)).json() == created
+    patched = await alice.patch(url, json={"summary": "moved"})
+    assert patched.status_code == 200
+    assert patched.json() == (await alice.get(url)).json()
+    assert patched.json()["updated_at"] > created["updated_at"]
+    assert patched.json()["created_at"] == created["created_at"]

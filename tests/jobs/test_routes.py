@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from httpx import AsyncClient
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.auth.conftest import bearer, login_token, register
 from tests.jobs.conftest import Replica
@@ -15,6 +16,8 @@ from tests.jobs.conftest import Replica
 from aiwfe.calendar.models import CalendarImport, ImportStatus
 from aiwfe.core.db import create_sessionmaker
 from aiwfe.core.settings import Settings
+from aiwfe.jobs.schemas import JobStatus
+from aiwfe.jobs.sources import CalendarImports
 
 PROBLEM = "application/problem+json"
 
@@ -112,3 +115,27 @@ async def test_jobs_need_a_signed_in_caller(http: AsyncClient) -> None:
         response = await http.get(path)
         assert response.status_code == 401, path
         assert response.headers["content-type"] == PROBLEM
+
+
+async def test_the_list_never_reads_an_uploads_payload(http: AsyncClient, settings: Settings) -> None:
+    # A pending import's row holds its whole upload (up to calendar_import_max_bytes): a list of jobs
+    # selects the columns it shows, never that one.
+    alice = await signed_in(http, "payload@example.com")
+    calendar = await new_calendar(http, alice)
+    await add_import(settings, calendar, payload=b"BEGIN:VCALENDAR" * 1000)
+    owner = uuid.UUID((await http.get("/api/v1/me", headers=alice)).json()["id"])
+    engine = create_async_engine(settings.database_url.get_secret_value())
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            jobs = await CalendarImports().page(db, owner, None, 10)
+    finally:
+        await engine.dispose()
+    assert [job.status for job in jobs] == [JobStatus.PENDING]
+    assert statements, "the page was read"
+    assert not [s for s in statements if "payload" in s]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from aiwfe import __version__
 from aiwfe.api import health
+from aiwfe.api.admission import AdmissionMiddleware
 from aiwfe.api.body_limit import BodyLimitMiddleware
 from aiwfe.api.middleware import RequestContextMiddleware
 from aiwfe.auth import routes as auth_routes
@@ -20,6 +21,7 @@ from aiwfe.caldav import routes as caldav_routes
 from aiwfe.calendar import routes as calendar_routes
 from aiwfe.calendar.reminders import routes as reminder_routes
 from aiwfe.calendar.stamps import INFO_KEY as STAMPS_INFO_KEY
+from aiwfe.core.admission import Gate
 from aiwfe.core.db import create_engine, create_sessionmaker
 from aiwfe.core.errors import install_error_handlers
 from aiwfe.core.logging import configure_logging, get_logger
@@ -120,6 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.api_max_body_bytes,
         upload_bytes=settings.calendar_import_max_bytes,
     )
+    # Inside the request context (the 503s it sheds are logged and counted), outside everything else.
+    app.state.admission = Gate.for_settings(settings)
+    app.add_middleware(AdmissionMiddleware, gate=app.state.admission)
     app.add_middleware(RequestContextMiddleware)  # added last: outermost, so it logs the 413s too
     app.include_router(health.router)
     for domain_router in api_routers():

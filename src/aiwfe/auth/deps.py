@@ -197,6 +197,27 @@ async def read_principal(request: Request) -> Principal:
         )
 
 
+async def snapshot_writer(request: Request) -> Principal:
+    """The caller of a write route that changes nothing on the user (it reads only its id, role and
+    flags): from the session's cached snapshot, as a read does, so the write does not first load the user
+    from the database; a cookie's CSRF token is checked as for any unsafe request. The snapshot is as
+    current as a load (a change to the user makes it stale at once: ``tests/auth/test_principal_cache.py``);
+    without one, the caller is resolved the usual way in a database session of its own."""
+    deps: AuthDeps = request.app.state.auth
+    principal = await _cached_principal(request, deps)
+    if principal is None:
+        factory: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+        async with factory() as db:
+            principal = await current_principal(
+                await optional_principal(request, AuthService(db, deps, client_info(request)))
+            )
+    elif principal.via_cookie and request.method not in SAFE_METHODS:
+        check_csrf(request)
+    if "write" not in principal.scopes:
+        raise Forbidden("this needs the 'write' scope")
+    return principal
+
+
 def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     if scope == "read":
         # Read routes are the hot path: one dependency with no sub-dependencies (no database session).

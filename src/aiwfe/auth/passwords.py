@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from aiwfe.core.admission import step_aside
 from aiwfe.core.settings import Settings
 
 MIN_LENGTH = 12
@@ -71,8 +72,13 @@ class Hasher:
     async def hash(self, password: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._ph.hash, password)
 
-    async def verify(self, stored_hash: str | None, password: str) -> bool:
-        """True when ``password`` matches; an absent hash costs the same as a wrong password."""
+    async def verify(
+        self, stored_hash: str | None, password: str, *, holds_no_connection: bool = False
+    ) -> bool:
+        """True when ``password`` matches; an absent hash costs the same as a wrong password.
+
+        ``holds_no_connection``: the caller ended its transaction first (sign-in), so while the hash waits in
+        its pool the request's admission slot may serve another request (``core.admission.step_aside``)."""
 
         def check() -> bool:
             try:
@@ -80,7 +86,10 @@ class Hasher:
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, check)
+        if not holds_no_connection:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, check)
+        async with step_aside():
+            return await asyncio.get_running_loop().run_in_executor(self._pool, check)
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._ph.check_needs_rehash(stored_hash)

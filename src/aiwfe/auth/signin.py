@@ -50,7 +50,9 @@ class SignIn(AuthContext):
         # sign-in burst the hash may queue for seconds, and held connections would starve every request.
         await self.db.commit()
         usable = user is not None and user.is_active
-        ok = await self.deps.hasher.verify(user.password_hash if usable and user else None, password)
+        ok = await self.deps.hasher.verify(
+            user.password_hash if usable and user else None, password, holds_no_connection=True
+        )
         if not ok or user is None:
             locked_for = await self.deps.lockout.failed(account)
             await self._commit_audit(

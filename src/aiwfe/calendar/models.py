@@ -160,6 +160,9 @@ class Event(Base):
         ),
         Index("ix_calendar_events_span", "calendar_id", "span_start", "span_end"),
     )
+    # The INSERT and UPDATE return the server-set timestamps (RETURNING): a write's answer needs no
+    # SELECT after its commit to read them back.
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 (SQLAlchemy reads it from the class)
 
     @property
     def is_recurring(self) -> bool:

@@ -17,20 +17,21 @@ async def check_room(db: AsyncSession, calendar: Calendar, settings: Settings) -
     Call it after ``bump_version``: that update locks the calendar's row until commit, so concurrent
     writers to one calendar count one after the other and cannot both slip under its cap.
     """
-    in_calendar = await db.scalar(
-        select(func.count()).select_from(Event).where(Event.calendar_id == calendar.id)
-    )
+    # One statement for both counts: the user's events, and those of them in this calendar.
+    counts = (
+        await db.execute(
+            select(func.count().filter(Event.calendar_id == calendar.id), func.count())
+            .select_from(Event)
+            .join(Calendar, Calendar.id == Event.calendar_id)
+            .where(Calendar.owner_id == calendar.owner_id)
+        )
+    ).one()
+    in_calendar, per_user = counts[0], counts[1]
     cap = settings.calendar_max_events_per_calendar
     if (in_calendar or 0) > cap:
         raise TooManyEvents(
             f"a calendar may hold at most {cap} events; this would make {in_calendar}", field="calendar_id"
         )
-    per_user = await db.scalar(
-        select(func.count())
-        .select_from(Event)
-        .join(Calendar, Calendar.id == Event.calendar_id)
-        .where(Calendar.owner_id == calendar.owner_id)
-    )
     cap = settings.calendar_max_events_per_user
     if (per_user or 0) > cap:
         raise TooManyEvents(

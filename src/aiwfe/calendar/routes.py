@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
-from aiwfe.auth.deps import Principal, require_scope
+from aiwfe.auth.deps import Principal, require_scope, snapshot_writer
 from aiwfe.auth.guards import verified_writer
 from aiwfe.calendar.deps import calendar_reader, calendar_service, calendar_stamps
 from aiwfe.calendar.errors import InvalidQuery, UploadTooLarge
@@ -88,7 +88,7 @@ async def list_calendars(
 @calendars.post("", status_code=status.HTTP_201_CREATED, response_model=CalendarOut)
 async def create_calendar(
     body: CalendarIn,
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(snapshot_writer),
     service: CalendarService = Depends(calendar_service),
     enqueue_sync: sync.EnqueueSync = Depends(sync_enqueuer),
 ) -> CalendarOut:
@@ -202,7 +202,7 @@ async def import_calendar(
     calendar_id: uuid.UUID,
     request: Request,
     response: Response,
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(snapshot_writer),
     service: CalendarService = Depends(calendar_service),
 ) -> ImportOut:
     """Import the .ics in the request body; events are matched by UID (a re-import replaces them)."""
@@ -275,7 +275,7 @@ async def list_occurrences(
 async def create_event(
     body: EventIn,
     response: Response,
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(snapshot_writer),
     service: CalendarService = Depends(calendar_service),
 ) -> EventOut:
     return _event_response(response, event_out(await service.create_event(principal.user.id, body)))
@@ -303,7 +303,7 @@ async def update_event(
     scope: Scope = Query(default="series", description="series | occurrence | following"),
     recurrence_id: str | None = Query(default=None, max_length=40, description="the occurrence's key"),
     if_match: str | None = Header(default=None),
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(snapshot_writer),
     service: CalendarService = Depends(calendar_service),
 ) -> EventOut:
     """Edit the whole series, one occurrence, or this and the following ones (the series is split)."""
@@ -319,7 +319,7 @@ async def delete_event(
     scope: Scope = Query(default="series", description="series | occurrence | following"),
     recurrence_id: str | None = Query(default=None, max_length=40),
     if_match: str | None = Header(default=None),
-    principal: Principal = Depends(require_scope("write")),
+    principal: Principal = Depends(snapshot_writer),
     service: CalendarService = Depends(calendar_service),
 ) -> None:
     await service.delete_event(

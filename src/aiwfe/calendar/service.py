@@ -408,8 +408,7 @@ class CalendarService:
         await bump_version(self.db, calendar)
         await quota.check_room(self.db, calendar, self.settings)
         await self.db.commit()
-        await self.db.refresh(row)
-        return row
+        return row  # its server-set columns came back with the INSERT (eager_defaults)
 
     async def _flush_unique(self, uid: str) -> None:
         try:
@@ -496,8 +495,7 @@ class CalendarService:
         if scope != "series":  # an occurrence's override or the split-off series is a new row
             await quota.check_room(self.db, calendar, self.settings)
         await self.db.commit()
-        await self.db.refresh(row)
-        return row
+        return row  # its server-set columns came back with the INSERT or UPDATE (eager_defaults)
 
     async def _edit_series(self, master: Event, calendar: Calendar, body: EventPatch) -> Event:
         old = draft_of(master)
@@ -841,8 +839,7 @@ class CalendarService:
         job.finished_at = datetime.now(UTC)
         self.db.add(job)
         await self.db.commit()
-        await self.db.refresh(job)
-        return job
+        return job  # its created_at came back with the INSERT
 
     async def import_status(
         self, user_id: uuid.UUID, calendar_id: uuid.UUID, import_id: uuid.UUID

@@ -28,6 +28,17 @@ HTTP_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 HTTP_IN_FLIGHT = Gauge("aiwfe_http_requests_in_flight", "HTTP requests being handled right now.")
+ADMISSION_QUEUED = Counter(
+    "aiwfe_http_requests_queued_total", "Requests that found every admission slot taken and waited for one."
+)
+ADMISSION_SHED = Counter(
+    "aiwfe_http_requests_shed_total", "Requests answered 503 (overloaded) after waiting too long for a slot."
+)
+ADMISSION_WAIT = Histogram(
+    "aiwfe_http_admission_wait_seconds",
+    "Time a queued request waited for its admission slot.",
+    buckets=LATENCY_BUCKETS,
+)
 # From "no lag" to the brief's p99 target and past it: lag adds to every request in flight at that moment.
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 EVENT_LOOP_LAG = Histogram(

@@ -67,9 +67,24 @@ class Settings(BaseSettings):
         description="largest request body the API reads (ICS uploads: calendar_import_max_bytes)",
     )
     graceful_shutdown_seconds: int = Field(default=20, ge=0)
+    api_max_concurrent_requests: int = Field(
+        default=0,
+        ge=0,
+        description="requests one API process works on at once, 0 = db_pool_size + db_max_overflow; "
+        "the others wait their turn (core/admission.py)",
+    )
+    api_admission_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how long a request may wait for its turn before it is answered 503 (overloaded)",
+    )
 
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Every connection the API may use at once is kept open (no overflow): under load an overflow connection
+    # is closed when it comes back and opened again for the next burst (connect, authentication, session
+    # setup, a PostgreSQL backend started), paid by the very requests that are already queueing. The
+    # admission gate lets as many requests work at once as the pool holds (core/admission.py).
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15000, ge=0)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Select, select, tuple_
+from sqlalchemy import Row, Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar.models import Calendar, CalendarImport
@@ -51,9 +51,10 @@ class CalendarImports:
 
     kind = JobKind.CALENDAR_IMPORT
 
-    def _owned(self, user_id: uuid.UUID) -> Select[CalendarImport, str]:
+    def _owned(self, user_id: uuid.UUID) -> Select[*tuple[Any, ...]]:
+        # The columns a job shows, not the entity: a pending import's row holds its whole upload.
         return (
-            select(CalendarImport, Calendar.name)
+            select(*_JOB_COLUMNS, Calendar.name.label("calendar_name"))
             .join(Calendar, Calendar.id == CalendarImport.calendar_id)
             .where(Calendar.owner_id == user_id)
         )
@@ -68,19 +69,19 @@ class CalendarImports:
             )
         query = query.order_by(CalendarImport.created_at.desc(), CalendarImport.id.desc()).limit(limit)
         rows = await db.execute(query)
-        return [self._out(job, name) for job, name in rows.tuples()]
+        return [self._out(row) for row in rows]
 
     async def get(self, db: AsyncSession, user_id: uuid.UUID, job_id: uuid.UUID) -> JobOut | None:
-        row = (await db.execute(self._owned(user_id).where(CalendarImport.id == job_id))).tuples().first()
-        return None if row is None else self._out(*row)
+        row = (await db.execute(self._owned(user_id).where(CalendarImport.id == job_id))).first()
+        return None if row is None else self._out(row)
 
-    def _out(self, job: CalendarImport, calendar_name: str) -> JobOut:
+    def _out(self, job: Row[Any]) -> JobOut:
         status = JobStatus(job.status.value)
         return JobOut(
             id=job.id,
             kind=self.kind,
             status=status,
-            title=f"Import into “{calendar_name}”",
+            title=f"Import into “{job.calendar_name}”",
             processed=job.processed,
             total=job.total,
             percent=percent(status, job.processed, job.total),
@@ -90,6 +91,21 @@ class CalendarImports:
             created_at=job.created_at,
             finished_at=job.finished_at,
         )
+
+
+_JOB_COLUMNS = (
+    CalendarImport.id,
+    CalendarImport.status,
+    CalendarImport.processed,
+    CalendarImport.total,
+    CalendarImport.error,
+    CalendarImport.created,
+    CalendarImport.updated,
+    CalendarImport.size_bytes,
+    CalendarImport.calendar_id,
+    CalendarImport.created_at,
+    CalendarImport.finished_at,
+)
 
 
 def default_sources() -> list[JobSource]:
