@@ -24,7 +24,7 @@ from functools import partial
 
 from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.errors import ExpansionTimeout
-from aiwfe.calendar.recurrence import SCAN_FACTOR, Expansion, Series, expand, rule_value
+from aiwfe.calendar.recurrence import SCAN_FACTOR, Expansion, Series, expand
 from aiwfe.core.settings import Settings
 
 # The threads share the GIL with the event loop, which gets it back every switch interval (5 ms): two of
@@ -66,22 +66,22 @@ def estimate(series: Series, start: datetime, end: datetime, limit: int) -> int:
     if not rule:
         return 1
     scan = SCAN_FACTOR * limit
-    freq = rule_value(rule, "FREQ") or "DAILY"
-    if any(rule_value(rule, name) is not None for name in _SPARSE.get(freq, ())):
+    parts = dict(part.partition("=")[::2] for part in rule.split(";"))  # canonical: NAME=VALUE;...
+    freq = parts.get("FREQ", "DAILY")
+    if any(name in parts for name in _SPARSE.get(freq, ())):
         return scan
     first = series.dtstart.replace(tzinfo=start.tzinfo)
+    count = parts.get("COUNT")
     # A COUNT rule is walked from its first occurrence, any other from just before the window.
-    begin = first if rule_value(rule, "COUNT") is not None else max(first, start - series.duration)
-    period = _PERIOD.get(freq, _PERIOD["HOURLY"]) * int(rule_value(rule, "INTERVAL") or "1")
+    begin = first if count is not None else max(first, start - series.duration)
+    period = _PERIOD.get(freq, _PERIOD["HOURLY"]) * int(parts.get("INTERVAL", "1"))
     periods = math.ceil(max(end - begin + _SLACK, timedelta()) / period)
-    count = rule_value(rule, "COUNT")
     if count is not None:  # not sparse: at least one occurrence every other period (BYMONTHDAY=31)
         periods = min(periods, 2 * int(count) + 2)
     per_period = 1
     for name in ("BYDAY", "BYHOUR", "BYMINUTE", "BYMONTHDAY", "BYYEARDAY"):
-        value = rule_value(rule, name)
-        if value is not None:
-            per_period *= value.count(",") + 1
+        if name in parts:
+            per_period *= parts[name].count(",") + 1
     return min(scan, periods + min(limit, periods * per_period))
 
 
