@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
+from typing import TypeVar
 
 from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.errors import ExpansionTimeout
@@ -48,6 +49,15 @@ _SPARSE = {
 # The wall-clock margins expand() scans around the window, and the gap to the next BYDAY match.
 _SLACK = timedelta(days=9)
 _pool: ThreadPoolExecutor | None = None
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """Each job's expansion, and whether they were made in the worker thread (the work was large)."""
+
+    expansions: list[Expansion]
+    in_thread: bool
 
 
 @dataclass(frozen=True)
@@ -87,7 +97,7 @@ def estimate(series: Series, start: datetime, end: datetime, limit: int) -> int:
 
 async def expand_all(
     pages: PageCache, settings: Settings, jobs: Sequence[Job], start: datetime, end: datetime
-) -> list[Expansion]:
+) -> Expanded:
     """Each job's expansion over ``[start, end)``, in order: cached ones as they are, the others inline
     or, when together they are estimated above the inline budget, in a worker thread (see the module)."""
     limit = settings.calendar_max_instances
@@ -99,7 +109,8 @@ async def expand_all(
         else:
             todo.append((index, job, job.series()))
     work = sum(estimate(series, start, end, limit) for _, _, series in todo)
-    if work <= settings.calendar_inline_expansion_steps:
+    large = work > settings.calendar_inline_expansion_steps
+    if not large:
         for index, job, series in todo:
             found[index] = pages.expansion(
                 job.key, partial(expand, series, start, end, date_zone=job.date_zone, limit=limit)
@@ -117,7 +128,13 @@ async def expand_all(
                 "try again, or ask for a shorter range",
                 headers={"Retry-After": "2"},
             )
-    return [found[index] for index in range(len(jobs))]
+    return Expanded([found[index] for index in range(len(jobs))], large)
+
+
+async def in_thread(work: Callable[[], T]) -> T:
+    """``work()`` in the expansion threads: for what follows a large expansion (no deadline: its size is
+    bounded by the expansions it is given)."""
+    return await asyncio.get_running_loop().run_in_executor(_executor(), work)
 
 
 async def _in_thread(

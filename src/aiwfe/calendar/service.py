@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Literal
 
 from redis.asyncio import Redis
@@ -39,8 +39,9 @@ from aiwfe.calendar.errors import (
     UploadTooLarge,
 )
 from aiwfe.calendar.models import Calendar, CalendarImport, Event, EventStatus, ImportStatus, Transparency
-from aiwfe.calendar.offload import Job, expand_all
+from aiwfe.calendar.offload import Job, expand_all, in_thread
 from aiwfe.calendar.recurrence import (
+    Expansion,
     Instance,
     RecurrenceError,
     first_instance,
@@ -708,7 +709,20 @@ class CalendarService:
         jobs = {key: self._job(m, by_id[key[0]], start, end) for key, m in masters.items() if m is not None}
         # Inline when small, else in a worker thread with a deadline (offload.py).
         expanded = await expand_all(self.pages, self.settings, list(jobs.values()), start, end)
-        expansions = dict(zip(jobs, expanded, strict=True))
+        expansions = dict(zip(jobs, expanded.expansions, strict=True))
+        merge = partial(self._merge, groups, masters, expansions, by_id, start, end)
+        # Merging and sorting many instances is work of the same size: it follows them off the loop.
+        return await in_thread(merge) if expanded.in_thread else merge()
+
+    @staticmethod
+    def _merge(
+        groups: dict[tuple[uuid.UUID, str], list[Event]],
+        masters: dict[tuple[uuid.UUID, str], Event | None],
+        expansions: dict[tuple[uuid.UUID, str], Expansion],
+        by_id: dict[uuid.UUID, Calendar],
+        start: datetime,
+        end: datetime,
+    ) -> tuple[list[_Occurrence], bool]:
         found: list[_Occurrence] = []
         truncated = False
         for (calendar_id, uid), members in groups.items():
