@@ -124,6 +124,9 @@ async def test_a_missed_deadline_is_a_503_and_retries_go_on_where_it_stopped(bas
     inline = _settings(base_settings, calendar_inline_expansion_steps=10**9)
     expected = await offload.expand_all(_pages(), inline, _jobs(series), START, END)
     assert found.expansions == expected.expansions
+    again = await offload.expand_all(pages, settings, jobs, START, END)  # every expansion cached now
+    assert again.expansions == expected.expansions
+    assert again.in_thread  # but 14,400 instances: their merge stays off the loop
 
 
 async def test_a_client_that_leaves_stops_the_worker(base_settings: Settings, threads: list[str]) -> None:

@@ -31,6 +31,8 @@ from aiwfe.core.settings import Settings
 # The threads share the GIL with the event loop, which gets it back every switch interval (5 ms): two of
 # them keep one large read from queueing behind another without starving the loop.
 THREADS = 2
+# Instances a page may merge and sort on the event loop (a few microseconds each): more go to the thread.
+MERGE_INLINE = 5000
 _PERIOD = {
     "HOURLY": timedelta(hours=1),
     "DAILY": timedelta(days=1),
@@ -54,7 +56,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Expanded:
-    """Each job's expansion, and whether they were made in the worker thread (the work was large)."""
+    """Each job's expansion, and whether what follows belongs in the worker thread (the work was large)."""
 
     expansions: list[Expansion]
     in_thread: bool
@@ -128,7 +130,10 @@ async def expand_all(
                 "try again, or ask for a shorter range",
                 headers={"Retry-After": "2"},
             )
-    return Expanded([found[index] for index in range(len(jobs))], large)
+    expansions = [found[index] for index in range(len(jobs))]
+    # Cached expansions (a retry after a 503) can be many instances too: merging them costs a few us each.
+    many = large or sum(len(expansion.instances) for expansion in expansions) > MERGE_INLINE
+    return Expanded(expansions, many)
 
 
 async def in_thread(work: Callable[[], T]) -> T:
