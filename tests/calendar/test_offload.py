@@ -19,6 +19,7 @@ from aiwfe.calendar import offload
 from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.errors import ExpansionTimeout
 from aiwfe.calendar.recurrence import Expansion, Series, zone
+from aiwfe.calendar.service import CalendarService
 from aiwfe.core.settings import Settings
 
 START = datetime(2028, 1, 1, tzinfo=UTC)
@@ -163,8 +164,16 @@ async def strict_http(settings: Settings) -> AsyncIterator[AsyncClient]:
 
 
 async def test_a_range_read_past_its_deadline_is_a_503_problem_then_the_page(
-    alice: Caller, strict_http: AsyncClient
+    alice: Caller, strict_http: AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    merged_in: list[str] = []
+    real_merge = CalendarService._merge
+
+    def merge(*args: Any) -> Any:
+        merged_in.append(threading.current_thread().name)
+        return real_merge(*args)
+
+    monkeypatch.setattr(CalendarService, "_merge", staticmethod(merge))
     calendar = await alice.calendar()
     for minute in range(6):
         await alice.event(
@@ -188,6 +197,10 @@ async def test_a_range_read_past_its_deadline_is_a_503_problem_then_the_page(
         if response.status_code != 503:
             break
     assert response.status_code == 200, response.text
-    inline = await alice.get("/api/v1/events", params=window)  # the default app: small enough for the loop
+    # The default app, small enough for the loop; naming the calendar makes it a new page, not the cached one.
+    inline = await alice.get("/api/v1/events", params={**window, "calendar": calendar["id"]})
     assert response.json() == inline.json()
     assert len(inline.json()["items"]) == 6 * 14 * 24
+    # The strict app merged its 2,016 instances in the worker thread, the default app on the event loop.
+    assert merged_in[0].startswith("aiwfe-expand"), merged_in
+    assert merged_in[-1] == threading.current_thread().name
