@@ -7,6 +7,7 @@ hold thousands. Work estimated above ``calendar_inline_expansion_steps`` goes to
 the replica's other requests (and ``/health``) keep being served; the request waits at most
 ``calendar_expansion_deadline_seconds`` and is then answered ``503`` with ``Retry-After``. The series
 expanded by then stay in the process's expansion cache, so a retry goes on where the last one stopped.
+Merging and sorting a page's instances follows them into the thread when there are many (``MERGE_INLINE``).
 The estimate is cheap and errs high: a rule that filters a fine frequency by coarse parts (a daily rule
 on 29 February) may scan far beyond the window for its next occurrence, so it counts at its whole budget.
 """
