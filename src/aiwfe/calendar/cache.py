@@ -114,6 +114,10 @@ class PageCache:
             self._expansions.popitem(last=False)
         return found
 
+    def knows_expansion(self, key: Hashable) -> bool:
+        """Whether :meth:`expansion` would answer ``key`` without computing."""
+        return bool(self.ttl) and key in self._expansions
+
     def clear(self) -> None:
         """Forget this process's pages and expansions (Redis entries stay: their keys are never reused)."""
         self._memory.clear()

@@ -74,3 +74,12 @@ class TooManyEvents(AppError):
     status = 422
     code = "too-many-events"
     title = "Too many events"
+
+
+class ExpansionTimeout(AppError):
+    """A range query's recurring series took longer to expand than its deadline (``offload.py``); the
+    request was valid and a retry goes on where it stopped, so it is the server's 503, not a 4xx."""
+
+    status = 503
+    code = "expansion-timeout"
+    title = "Expanding the recurring events took too long"

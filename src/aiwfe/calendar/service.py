@@ -13,7 +13,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 from typing import Literal
 
@@ -39,11 +39,11 @@ from aiwfe.calendar.errors import (
     UploadTooLarge,
 )
 from aiwfe.calendar.models import Calendar, CalendarImport, Event, EventStatus, ImportStatus, Transparency
+from aiwfe.calendar.offload import Job, expand_all, in_thread
 from aiwfe.calendar.recurrence import (
     Expansion,
     Instance,
     RecurrenceError,
-    expand,
     first_instance,
     key_to_wall,
     occurs,
@@ -700,21 +700,38 @@ class CalendarService:
         groups: dict[tuple[uuid.UUID, str], list[Event]] = defaultdict(list)
         for row in rows:
             groups[(row.calendar_id, row.uid)].append(row)
+        masters = {
+            key: next((r for r in members if r.recurrence_id is None), None)
+            for key, members in groups.items()
+        }
+        jobs = {key: self._job(m, by_id[key[0]], start, end) for key, m in masters.items() if m is not None}
+        # Inline when small, else in a worker thread with a deadline (offload.py).
+        expanded = await expand_all(self.pages, self.settings, list(jobs.values()), start, end)
+        expansions = dict(zip(jobs, expanded.expansions, strict=True))
+        merge = partial(self._merge, groups, masters, expansions, by_id, start, end)
+        # Merging and sorting many instances is work of the same size: it follows them off the loop.
+        return await in_thread(merge) if expanded.in_thread else merge()
+
+    @staticmethod
+    def _merge(
+        groups: dict[tuple[uuid.UUID, str], list[Event]],
+        masters: dict[tuple[uuid.UUID, str], Event | None],
+        expansions: dict[tuple[uuid.UUID, str], Expansion],
+        by_id: dict[uuid.UUID, Calendar],
+        start: datetime,
+        end: datetime,
+    ) -> tuple[list[_Occurrence], bool]:
         found: list[_Occurrence] = []
         truncated = False
-        for (calendar_id, _uid), members in groups.items():
+        for (calendar_id, uid), members in groups.items():
             calendar = by_id[calendar_id]
             date_zone = zone(calendar.time_zone)
-            master = next((row for row in members if row.recurrence_id is None), None)
+            master = masters[(calendar_id, uid)]
             overrides = {row.recurrence_id: row for row in members if row.recurrence_id is not None}
             exdates: set[str] = set()
             if master is not None:
                 exdates = set(master.exdates)
-                # A write gives its row a new ETag: the other series' expansions are reused.
-                expansion = self.pages.expansion(
-                    (master.id, master.etag, calendar.time_zone, start, end, self.limit),
-                    partial(self._expand, master, start, end, date_zone),
-                )
+                expansion = expansions[(calendar_id, uid)]
                 truncated = truncated or expansion.truncated
                 for instance in expansion.instances:
                     if instance.key not in overrides:
@@ -731,8 +748,10 @@ class CalendarService:
         found.sort(key=lambda o: (o.start, o.id))
         return found, truncated
 
-    def _expand(self, master: Event, start: datetime, end: datetime, date_zone: tzinfo) -> Expansion:
-        return expand(draft_of(master).series, start, end, date_zone=date_zone, limit=self.limit)
+    def _job(self, master: Event, calendar: Calendar, start: datetime, end: datetime) -> Job:
+        # A write gives its row a new ETag: the other series' expansions are reused.
+        key = (master.id, master.etag, calendar.time_zone, start, end, self.limit)
+        return Job(key, lambda: draft_of(master).series, zone(calendar.time_zone))
 
     async def calendar_version(self, user_id: uuid.UUID, calendar_id: uuid.UUID) -> int:
         """The version of one of the user's calendars, found as cheaply as a cached page's ETag is (the

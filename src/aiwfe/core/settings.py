@@ -178,6 +178,17 @@ class Settings(BaseSettings):
     calendar_import_recurrence_budget: int = Field(
         default=2_000_000, ge=1000, description="rule iterations one whole import or sync may spend"
     )
+    calendar_inline_expansion_steps: int = Field(
+        default=20_000,
+        ge=0,
+        description="estimated rule iterations a range query may expand on the event loop (about 1-2 us "
+        "each); more go to a worker thread (calendar/offload.py)",
+    )
+    calendar_expansion_deadline_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how long a range query's expansion in a worker thread may take before a 503",
+    )
     calendar_max_events_per_calendar: int = Field(
         default=25_000, ge=1, description="events (series masters and overrides) one calendar may hold"
     )
