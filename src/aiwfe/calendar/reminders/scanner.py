@@ -33,6 +33,9 @@ SCANNER = "reminders"
 CATCH_UP_LIMIT = timedelta(days=7)
 _UNSENT = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
+# Longer than the worker's task time limit (900 s), which is what ends a stuck scan.
+SCAN_EXPANSION_SECONDS = 3600.0
+
 
 @dataclass
 class ScanResult:
@@ -74,7 +77,13 @@ async def _due_rows(
         return []
     redis = create_redis(settings)
     try:
-        calendar_service = CalendarService(db, CalendarDeps(settings, redis, _no_imports))
+        # The expansion deadline keeps an API replica's event loop answering others; the scan runs in the
+        # worker and must see every occurrence, so its expansions may take as long as they need (each is
+        # still bounded by the recurrence budget).
+        unhurried = settings.model_copy(
+            update={"calendar_expansion_deadline_seconds": SCAN_EXPANSION_SECONDS}
+        )
+        calendar_service = CalendarService(db, CalendarDeps(unhurried, redis, _no_imports))
         rows: list[dict[str, object]] = []
         for minutes in sorted(offsets):
             offset = timedelta(minutes=minutes)
