@@ -5,6 +5,7 @@ requirements on the rendered manifests."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -140,6 +141,21 @@ def name_of(component: str) -> str:
 def test_tool_installer_second_run_builds_nothing(tools: dict[str, Path]) -> None:
     done = subprocess.run(
         ["bash", str(ROOT / "scripts/tools/go-tools.sh")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "building" not in done.stderr, f"the cached tools were rebuilt:\n{done.stderr}"
+    assert Path(done.stdout.strip()) == tools["helm"].parent
+
+
+@pytest.mark.skipif(not Path("/usr/local/go/bin/go").is_file(), reason="Go is not installed in /usr/local/go")
+def test_tool_installer_finds_go_in_usr_local_without_it_on_path(tools: dict[str, Path]) -> None:
+    # A normal user's login PATH lacks /usr/local/go/bin when only root's profile adds it.
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/tools/go-tools.sh")],
+        env={k: v for k, v in os.environ.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "building" not in done.stderr, f"the cached tools were rebuilt:\n{done.stderr}"
