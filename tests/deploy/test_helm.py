@@ -4,6 +4,7 @@ requirements on the rendered manifests."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -160,6 +161,22 @@ def test_tool_installer_finds_go_in_usr_local_without_it_on_path(tools: dict[str
     assert done.returncode == 0, done.stderr
     assert "building" not in done.stderr, f"the cached tools were rebuilt:\n{done.stderr}"
     assert Path(done.stdout.strip()) == tools["helm"].parent
+
+
+@pytest.mark.skipif(not Path("/usr/local/go/bin/go").is_file(), reason="Go is not installed in /usr/local/go")
+def test_schema_fetcher_finds_go_in_usr_local_without_it_on_path(
+    schema_locations: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # schema_locations leaves the CRD modules in Go's module cache: the download below reads only that.
+    spec = importlib.util.spec_from_file_location("k8s_schemas", ROOT / "scripts/tools/k8s-schemas.py")
+    assert spec is not None
+    assert spec.loader is not None
+    k8s_schemas = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(k8s_schemas)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    module, version, _ = k8s_schemas.CRD_MODULES[0]
+    folder = k8s_schemas.go_module_dir(module, version)
+    assert (folder / "go.mod").is_file()
 
 
 # --- lint and schema validation -------------------------------------------------------------------
