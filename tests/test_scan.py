@@ -6,11 +6,12 @@ import importlib.util
 import ssl
 import sys
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_scan():  # type: ignore[no-untyped-def]
+def load_scan() -> ModuleType:
     spec = importlib.util.spec_from_file_location("scan", ROOT / "scripts/scan.py")
     assert spec is not None
     assert spec.loader is not None
