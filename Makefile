@@ -9,6 +9,9 @@ AIWFE := $(VENV)/bin/aiwfe
 PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
+# uv trusts its own bundled roots unless told otherwise; the platform's store is what pip, npm, git and
+# curl trust, and the only one that knows a TLS-inspecting proxy's CA.
+export UV_SYSTEM_CERTS := 1
 
 .PHONY: help up down status test lint pytest scan bench fmt clean webui api-types validate
 

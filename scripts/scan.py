@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -209,6 +210,17 @@ def _uv() -> str | None:
     return None
 
 
+def pip_audit_env(environ: dict[str, str]) -> dict[str, str]:
+    """pip-audit's requests trusts certifi's roots unless told otherwise; the platform store is what pip,
+    npm and git trust here, and the only one a TLS-inspecting proxy's CA is in. Root's environment often
+    names it (SSL_CERT_FILE); a normal user's login does not."""
+    if environ.get("REQUESTS_CA_BUNDLE"):
+        return dict(environ)
+    paths = ssl.get_default_verify_paths()
+    bundle = environ.get("SSL_CERT_FILE") or paths.cafile or paths.capath
+    return {**environ, "REQUESTS_CA_BUNDLE": bundle} if bundle else dict(environ)
+
+
 def pip_audit(work: Path) -> Result:
     uv = _uv()
     if uv is None:
@@ -246,7 +258,8 @@ def pip_audit(work: Path) -> Result:
             str(report),
             "--timeout",
             "30",
-        ]
+        ],
+        env=pip_audit_env(dict(os.environ)),
     )
     if not report.exists():
         show(done)

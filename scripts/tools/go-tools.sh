@@ -44,6 +44,11 @@ SOURCE_BUILDS=(
 )
 MIRROR="$CACHE/tofu-mirror"
 
+# Go's official tarball installs to /usr/local/go and leaves PATH to each user's shell profile: a user
+# whose profile lacks it (any account but the one that installed Go) still finds it there.
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  PATH="/usr/local/go/bin:$PATH"
+fi
 command -v go >/dev/null || { echo "go (>= 1.24) is required to build helm, kubeconform and kube-score" >&2; exit 1; }
 mkdir -p "$BIN"
 

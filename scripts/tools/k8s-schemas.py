@@ -171,9 +171,18 @@ def _as_string(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
 _CRDLoader.add_constructor("tag:yaml.org,2002:value", _as_string)
 
 
+def go_binary() -> str:
+    """`go` on PATH, else where Go's official tarball installs it: only the installing account's shell
+    profile usually puts /usr/local/go/bin on PATH (scripts/tools/go-tools.sh falls back the same way)."""
+    found = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
+    if found is None:
+        raise SystemExit("go (>= 1.24) is required to fetch the CRDs from their Go modules")
+    return found
+
+
 def go_module_dir(module: str, version: str) -> Path:
     result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        [go_binary(), "mod", "download", "-json", f"{module}@{version}"],
         capture_output=True,
         text=True,
         env={**os.environ, "GOFLAGS": "-mod=mod"},

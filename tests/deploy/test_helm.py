@@ -4,7 +4,9 @@ requirements on the rendered manifests."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -144,6 +146,37 @@ def test_tool_installer_second_run_builds_nothing(tools: dict[str, Path]) -> Non
     assert done.returncode == 0, done.stderr
     assert "building" not in done.stderr, f"the cached tools were rebuilt:\n{done.stderr}"
     assert Path(done.stdout.strip()) == tools["helm"].parent
+
+
+@pytest.mark.skipif(not Path("/usr/local/go/bin/go").is_file(), reason="Go is not installed in /usr/local/go")
+def test_tool_installer_finds_go_in_usr_local_without_it_on_path(tools: dict[str, Path]) -> None:
+    # A normal user's login PATH lacks /usr/local/go/bin when only root's profile adds it.
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts/tools/go-tools.sh")],
+        env={k: v for k, v in os.environ.items() if k != "PATH"} | {"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "building" not in done.stderr, f"the cached tools were rebuilt:\n{done.stderr}"
+    assert Path(done.stdout.strip()) == tools["helm"].parent
+
+
+@pytest.mark.skipif(not Path("/usr/local/go/bin/go").is_file(), reason="Go is not installed in /usr/local/go")
+def test_schema_fetcher_finds_go_in_usr_local_without_it_on_path(
+    schema_locations: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # schema_locations leaves the CRD modules in Go's module cache: the download below reads only that.
+    spec = importlib.util.spec_from_file_location("k8s_schemas", ROOT / "scripts/tools/k8s-schemas.py")
+    assert spec is not None
+    assert spec.loader is not None
+    k8s_schemas = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(k8s_schemas)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    module, version, _ = k8s_schemas.CRD_MODULES[0]
+    folder = k8s_schemas.go_module_dir(module, version)
+    assert (folder / "go.mod").is_file()
 
 
 # --- lint and schema validation -------------------------------------------------------------------
