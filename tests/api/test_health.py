@@ -146,7 +146,9 @@ async def test_ready_is_503_naming_migrations_on_an_unmigrated_database(
     assert body["failed"] == ["migrations"]
 
 
-async def test_metrics_expose_red_per_route_template_in_flight_and_db_pool(client: AsyncClient) -> None:
+async def test_metrics_expose_red_per_route_template_in_flight_and_db_pool(
+    client: AsyncClient, settings: Settings
+) -> None:
     await client.get("/health")
     await client.get("/api/v1/does-not-exist")
     await client.get("/ready")
@@ -155,7 +157,7 @@ async def test_metrics_expose_red_per_route_template_in_flight_and_db_pool(clien
     assert 'aiwfe_http_requests_total{method="GET",route="<unmatched>",status="404"}' in text
     assert 'aiwfe_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/ready"}' in text
     assert "aiwfe_http_requests_in_flight" in text
-    assert "aiwfe_db_pool_size 10.0" in text
+    assert f"aiwfe_db_pool_size {float(settings.db_pool_size)}" in text
     assert 'aiwfe_ready_check_up{check="postgres"} 1.0' in text
 
 
