@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -183,6 +184,10 @@ def install_error_handlers(app: FastAPI) -> None:
         OperationalError,
         InterfaceError,
         PoolTimeoutError,
+        # The same, met on the hot path's own asyncpg calls (core/sql.py).
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.QueryCanceledError,
     )
     for dependency_error in dependency_errors:
         app.add_exception_handler(dependency_error, _dependency_down)
