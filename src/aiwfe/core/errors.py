@@ -20,6 +20,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from aiwfe.core import sql
 from aiwfe.core.logging import get_logger, redact_path
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -185,8 +186,7 @@ def install_error_handlers(app: FastAPI) -> None:
         InterfaceError,
         PoolTimeoutError,
         # The same, met on the hot path's own asyncpg calls (core/sql.py).
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
+        *sql.DRIVER_DOWN,
         asyncpg.QueryCanceledError,
     )
     for dependency_error in dependency_errors:

@@ -27,7 +27,12 @@ from sqlalchemy.sql.expression import ClauseElement, Select
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
 Processor = Callable[[Any], Any]
 # A connection that failed like this is gone: the pool must not lend it again.
-BROKEN = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)
+DRIVER_DOWN = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # e.g. the server ended the connection while it sat idle
+)
+BROKEN = (*DRIVER_DOWN, OSError)
 _tracer = trace.get_tracer(__name__)
 
 
@@ -123,11 +128,9 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[Connection]:
         assert raw is not None  # a checked-out connection always has one
         try:
             yield raw
-        except BROKEN:
-            await pooled.invalidate()
-            raise
-        except BaseException:
-            if raw.is_in_transaction():  # cancelled mid-transaction: the pool must get it back clean
+        except BaseException as exc:
+            # Broken, closed, or left mid-transaction (cancelled): the pool must not lend it again.
+            if isinstance(exc, BROKEN) or raw.is_closed() or raw.is_in_transaction():
                 await pooled.invalidate()
             raise
 
