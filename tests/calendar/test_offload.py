@@ -18,8 +18,8 @@ from aiwfe.api.app import create_app
 from aiwfe.calendar import offload
 from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.errors import ExpansionTimeout
+from aiwfe.calendar.occurrences import OccurrenceService
 from aiwfe.calendar.recurrence import Expansion, Series, zone
-from aiwfe.calendar.service import CalendarService
 from aiwfe.core.settings import Settings
 
 START = datetime(2028, 1, 1, tzinfo=UTC)
@@ -167,13 +167,13 @@ async def test_a_range_read_past_its_deadline_is_a_503_problem_then_the_page(
     alice: Caller, strict_http: AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     merged_in: list[str] = []
-    real_merge = CalendarService._merge
+    real_merge = OccurrenceService._merge
 
     def merge(*args: Any) -> Any:
         merged_in.append(threading.current_thread().name)
         return real_merge(*args)
 
-    monkeypatch.setattr(CalendarService, "_merge", staticmethod(merge))
+    monkeypatch.setattr(OccurrenceService, "_merge", staticmethod(merge))
     calendar = await alice.calendar()
     for minute in range(6):
         await alice.event(

@@ -109,7 +109,7 @@ class Context:
         async def load_and_build() -> bytes:
             return await build(await self.calendar())
 
-        data = await self.service.calendars.pages.get_or_build("dav" + key, load_and_build)
+        data = await self.service.occurrences.pages.get_or_build("dav" + key, load_and_build)
         return Response(data, status_code=207, media_type=XML_TYPE)
 
 

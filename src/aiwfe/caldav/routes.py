@@ -18,7 +18,7 @@ from aiwfe.caldav.reports import report
 from aiwfe.caldav.service import DavService
 from aiwfe.caldav.write import delete, mkcalendar, proppatch, put
 from aiwfe.caldav.xml import XML_TYPE
-from aiwfe.calendar.deps import calendar_reader
+from aiwfe.calendar.deps import calendars_of, collaborators, occurrences_of, read_session
 
 METHODS = [
     "OPTIONS",
@@ -64,11 +64,12 @@ async def dav(request: Request) -> Response:
         return Response(status_code=200, headers=DAV_HEADERS)
     # The database session is opened here, not through FastAPI's dependency tree (its exit stack per
     # request); it connects only when used: a cached answer to a signed-in device needs one statement.
-    async with calendar_reader(request) as calendars:
+    async with read_session(request) as db:
+        deps = collaborators(request.app.state)
         try:
-            return await _handle(request, DavService(calendars.db, calendars))
+            return await _handle(request, DavService(db, calendars_of(db, deps), occurrences_of(db, deps)))
         except BaseException:
-            await calendars.db.rollback()
+            await db.rollback()
             raise
 
 

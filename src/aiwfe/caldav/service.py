@@ -10,7 +10,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +22,7 @@ from aiwfe.calendar import ics, quota
 from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarSource, Event
+from aiwfe.calendar.occurrences import Occurrence, OccurrenceService
 from aiwfe.calendar.recurrence import Instance, expand, first_instance, overlaps, zone
 from aiwfe.calendar.schemas import FreeBusyOut
 from aiwfe.calendar.service import CalendarService
@@ -79,14 +79,15 @@ def ctag(calendar: Calendar) -> str:
 
 
 class DavService:
-    def __init__(self, db: AsyncSession, calendars: CalendarService) -> None:
+    def __init__(self, db: AsyncSession, calendars: CalendarService, occurrences: OccurrenceService) -> None:
         self.db = db
         self.calendars = calendars
+        self.occurrences = occurrences
         self.settings = calendars.settings
-        self.limit = calendars.limit
+        self.limit = occurrences.limit
         self.budget = calendars.budget
         # One expansion per window and request: a query's time-range and its <C:expand> are usually the same.
-        self._occurrences: dict[tuple[uuid.UUID, datetime, datetime], list[Any]] = {}
+        self._by_window: dict[tuple[uuid.UUID, datetime, datetime], list[Occurrence]] = {}
 
     # ---- collections -----------------------------------------------------------------------------
 
@@ -312,7 +313,7 @@ class DavService:
             row = occurrence.content
             if row.uid in wanted:
                 by_uid[row.uid].append((row, occurrence.instance, occurrence.key))
-        pages = self.calendars.pages
+        pages = self.occurrences.pages
         found: dict[str, bytes] = {}
         for uid, resource in wanted.items():
             # Writing iCalendar costs more than expanding: after a write to one event, a REPORT writes
@@ -322,15 +323,15 @@ class DavService:
             found[uid] = pages.expansion(key, partial(_write_expanded, by_uid[uid], resource))
         return found
 
-    async def _occurrences_in(self, calendar: Calendar, window: TimeRange) -> list[Any]:
+    async def _occurrences_in(self, calendar: Calendar, window: TimeRange) -> list[Occurrence]:
         key = (calendar.id, window.start, window.end)
-        if key not in self._occurrences:
-            found, _truncated = await self.calendars.occurrences([calendar], window.start, window.end)
-            self._occurrences[key] = found
-        return self._occurrences[key]
+        if key not in self._by_window:
+            found, _truncated = await self.occurrences.occurrences([calendar], window.start, window.end)
+            self._by_window[key] = found
+        return self._by_window[key]
 
     async def free_busy(self, user_id: uuid.UUID, calendar: Calendar, window: TimeRange) -> FreeBusyOut:
-        return await self.calendars.free_busy(user_id, window.start, window.end, calendar.id)
+        return await self.occurrences.free_busy(user_id, window.start, window.end, calendar.id)
 
     # ---- sync-collection (RFC 6578) ---------------------------------------------------------------
 

@@ -9,9 +9,18 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, 
 
 from aiwfe.auth.deps import Principal, require_scope, snapshot_writer
 from aiwfe.auth.guards import verified_writer
-from aiwfe.calendar.deps import calendar_reader, calendar_service, calendar_stamps
+from aiwfe.calendar.bodies import event_out
+from aiwfe.calendar.deps import (
+    calendar_service,
+    calendar_stamps,
+    event_service,
+    occurrence_reader,
+    occurrence_service,
+)
 from aiwfe.calendar.errors import InvalidQuery, UploadTooLarge
+from aiwfe.calendar.events import EventService
 from aiwfe.calendar.models import Calendar, CalendarImport, CalendarSource, ImportStatus
+from aiwfe.calendar.occurrences import OccurrenceService, RangeQuery
 from aiwfe.calendar.schemas import (
     CalendarIn,
     CalendarOut,
@@ -25,7 +34,7 @@ from aiwfe.calendar.schemas import (
     OccurrencePage,
     Scope,
 )
-from aiwfe.calendar.service import CalendarService, RangeQuery, event_out
+from aiwfe.calendar.service import CalendarService
 from aiwfe.calendar.sync import service as sync
 from aiwfe.calendar.sync.deps import sync_enqueuer
 from aiwfe.core.etags import etag_matches
@@ -258,7 +267,7 @@ async def list_occurrences(
     principal: Principal = Depends(require_scope("read")),
 ) -> Response:
     """Occurrences overlapping [start, end) in my calendars, recurrences expanded, sorted by start."""
-    async with calendar_reader(request) as service:
+    async with occurrence_reader(request) as service:
         if limit > service.settings.calendar_page_size_max:
             raise InvalidQuery("limit", f"must be at most {service.settings.calendar_page_size_max}")
         query = RangeQuery(start=start, end=end, calendar_id=calendar, limit=limit, cursor=cursor)
@@ -276,7 +285,7 @@ async def create_event(
     body: EventIn,
     response: Response,
     principal: Principal = Depends(snapshot_writer),
-    service: CalendarService = Depends(calendar_service),
+    service: EventService = Depends(event_service),
 ) -> EventOut:
     return _event_response(response, event_out(await service.create_event(principal.user.id, body)))
 
@@ -287,7 +296,7 @@ async def get_event(
     response: Response,
     if_none_match: str | None = Header(default=None),
     principal: Principal = Depends(require_scope("read")),
-    service: CalendarService = Depends(calendar_service),
+    service: EventService = Depends(event_service),
 ) -> EventOut | Response:
     row = await service.event(principal.user.id, event_id)
     if etag_matches(if_none_match, row.etag):
@@ -304,7 +313,7 @@ async def update_event(
     recurrence_id: str | None = Query(default=None, max_length=40, description="the occurrence's key"),
     if_match: str | None = Header(default=None),
     principal: Principal = Depends(snapshot_writer),
-    service: CalendarService = Depends(calendar_service),
+    service: EventService = Depends(event_service),
 ) -> EventOut:
     """Edit the whole series, one occurrence, or this and the following ones (the series is split)."""
     row = await service.update_event(
@@ -320,7 +329,7 @@ async def delete_event(
     recurrence_id: str | None = Query(default=None, max_length=40),
     if_match: str | None = Header(default=None),
     principal: Principal = Depends(snapshot_writer),
-    service: CalendarService = Depends(calendar_service),
+    service: EventService = Depends(event_service),
 ) -> None:
     await service.delete_event(
         principal.user.id, event_id, scope=scope, recurrence_id=recurrence_id, if_match=if_match
@@ -336,6 +345,6 @@ async def free_busy(
     end: datetime = Query(description="range end (exclusive), with a UTC offset"),
     calendar: uuid.UUID | None = Query(default=None, description="only this calendar"),
     principal: Principal = Depends(require_scope("read")),
-    service: CalendarService = Depends(calendar_service),
+    service: OccurrenceService = Depends(occurrence_service),
 ) -> FreeBusyOut:
     return await service.free_busy(principal.user.id, start, end, calendar)

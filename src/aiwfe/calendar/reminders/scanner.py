@@ -19,10 +19,11 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, up
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aiwfe.calendar.cache import PageCache
 from aiwfe.calendar.models import Calendar, Event, EventStatus
+from aiwfe.calendar.occurrences import OccurrenceService
 from aiwfe.calendar.reminders import metrics
 from aiwfe.calendar.reminders.models import STATUS_TYPE, Delivery, DeliveryStatus, Reminder, ScanMark
-from aiwfe.calendar.service import CalendarDeps, CalendarService
 from aiwfe.core.logging import get_logger
 from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings
@@ -83,7 +84,8 @@ async def _due_rows(
         unhurried = settings.model_copy(
             update={"calendar_expansion_deadline_seconds": SCAN_EXPANSION_SECONDS}
         )
-        calendar_service = CalendarService(db, CalendarDeps(unhurried, redis, _no_imports))
+        pages = PageCache(redis, ttl_seconds=unhurried.calendar_cache_seconds, memory_bytes=0)
+        expansion = OccurrenceService(db, unhurried, pages)
         rows: list[dict[str, object]] = []
         for minutes in sorted(offsets):
             offset = timedelta(minutes=minutes)
@@ -99,7 +101,7 @@ async def _due_rows(
                 )
             )
             # Half-open [lo, hi) on overlap; the exact (lo, hi] on the start is checked below.
-            occurrences, _truncated = await calendar_service.occurrences(
+            occurrences, _truncated = await expansion.occurrences(
                 calendars, start_lo, start_hi + timedelta(microseconds=1), series_of=list(channels)
             )
             for occurrence in occurrences:
@@ -127,10 +129,6 @@ async def _due_rows(
         return rows
     finally:
         await redis.aclose()
-
-
-async def _no_imports(_import_id: uuid.UUID) -> None:
-    raise AssertionError("the reminder scan never imports")
 
 
 async def scan(sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime) -> ScanResult:

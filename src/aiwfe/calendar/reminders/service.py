@@ -1,5 +1,5 @@
 """The reminders API's logic, with no HTTP: reminders of an event, in-app notifications, the user's webhook.
-Events are looked up through the calendar service, so another user's event is simply not found.
+Events are looked up through the event service, so another user's event is simply not found.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aiwfe.calendar.events import EventService
 from aiwfe.calendar.models import Event
 from aiwfe.calendar.reminders import webhook
 from aiwfe.calendar.reminders.errors import InvalidReminders, InvalidWebhook, NotificationNotFound
@@ -25,7 +26,6 @@ from aiwfe.calendar.reminders.schemas import (
     WebhookOut,
     WebhookTestOut,
 )
-from aiwfe.calendar.service import CalendarService
 from aiwfe.core import resilience
 from aiwfe.core.crypto import decrypt, encrypt
 from aiwfe.core.cursors import decode_cursor, encode_cursor
@@ -41,16 +41,16 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 class ReminderService:
-    def __init__(self, db: AsyncSession, settings: Settings, calendars: CalendarService) -> None:
+    def __init__(self, db: AsyncSession, settings: Settings, events: EventService) -> None:
         self.db = db
         self.settings = settings
-        self.calendars = calendars
+        self.events = events
 
     # ---- reminders of an event -------------------------------------------------------------------
 
     async def _series_id(self, user_id: uuid.UUID, event_id: uuid.UUID) -> uuid.UUID:
         """Reminders belong to a whole series: an override's id stands for its series' master."""
-        event = await self.calendars.event(user_id, event_id)
+        event = await self.events.event(user_id, event_id)
         if event.recurrence_id is None:
             return event.id
         master = await self.db.scalar(
