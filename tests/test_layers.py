@@ -11,12 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 500
-# Being split on other branches right now (issue #20); the lead removes each entry once its split is merged.
-KNOWN_LONG: set[str] = set()
 
 
 def test_imports_follow_the_layers() -> None:
@@ -39,13 +35,4 @@ def _sources() -> list[Path]:
 
 def test_no_source_file_is_over_500_lines() -> None:
     long = {str(p.relative_to(ROOT)): _lines(p) for p in _sources() if _lines(p) > MAX_LINES}
-    unexpected = {name: n for name, n in long.items() if name not in KNOWN_LONG}
-    assert not unexpected, f"split these modules (over {MAX_LINES} lines): {unexpected}"
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_LONG))
-def test_known_long_files_are_still_long(name: str) -> None:
-    """An exception that no longer applies is deleted from KNOWN_LONG, so the limit holds for it again."""
-    path = ROOT / name
-    assert path.exists(), f"{name} is gone: remove it from KNOWN_LONG"
-    assert _lines(path) > MAX_LINES, f"{name} is split now: remove it from KNOWN_LONG"
+    assert not long, f"split these modules (over {MAX_LINES} lines): {long}"
