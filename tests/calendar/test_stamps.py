@@ -26,7 +26,9 @@ from tests.calendar.test_sync_google import _connect, _google_calendar, _timed
 from tests.conftest import app_client
 
 from aiwfe.calendar.models import Calendar, Event
+from aiwfe.calendar.stamps import hot_write
 from aiwfe.core.db import create_engine, create_sessionmaker
+from aiwfe.core.redis import create_redis
 from aiwfe.core.settings import Settings
 from aiwfe.core.stamps import CalendarStamps
 from aiwfe_stack.ports import free_ports
@@ -232,6 +234,41 @@ async def test_a_session_that_cannot_reach_redis_cannot_commit_a_calendar_change
         await engine.dispose()
     response = await alice.get("/api/v1/calendars")
     assert [c["name"] for c in response.json()] == []
+
+
+async def test_a_hot_path_write_that_cannot_reach_redis_is_refused_before_it_writes(
+    alice: Caller, settings: Settings
+) -> None:
+    calendar = await alice.calendar()
+    engine = create_async_engine(settings.database_url.get_secret_value())
+    try:
+        async with AsyncSession(engine) as db:
+            with pytest.raises(RuntimeError, match="cannot reach Redis"):
+                async with hot_write(db, await user_id(alice)) as conn:
+                    await conn.execute("UPDATE calendars SET name = 'Renamed'")
+    finally:
+        await engine.dispose()
+    response = await alice.get(f"/api/v1/calendars/{calendar['id']}")
+    assert response.json()["name"] == calendar["name"]
+
+
+async def test_a_hot_path_write_bumps_its_owner_after_the_commit(
+    alice: Caller, bob: Caller, settings: Settings
+) -> None:
+    alice_id, bob_id = await user_id(alice), await user_id(bob)
+    redis = create_redis(settings)
+    stamps = CalendarStamps(redis, settings)
+    engine = create_engine(settings)
+    try:
+        before = {alice_id: await stamps.read(alice_id), bob_id: await stamps.read(bob_id)}
+        async with create_sessionmaker(engine)() as db, hot_write(db, alice_id) as conn:
+            await conn.execute("SELECT 1")
+            assert await stamps.read(alice_id) == before[alice_id]  # not before the commit
+        assert await stamps.read(alice_id) != before[alice_id]
+        assert await stamps.read(bob_id) == before[bob_id]
+    finally:
+        await engine.dispose()
+        await redis.aclose()
 
 
 async def _behind_the_hooks(settings: Settings, summary: str) -> None:

@@ -14,6 +14,7 @@ from icalendar import vPeriod
 from aiwfe.calendar import ics
 from aiwfe.calendar.models import Calendar, Event
 from aiwfe.calendar.recurrence import Instance, key_date, key_instant
+from aiwfe.calendar.rows import EventRow
 from aiwfe.calendar.schemas import FreeBusyOut
 from aiwfe.calendar.store import draft_of
 
@@ -38,7 +39,7 @@ def _key_value(key: str) -> date | datetime:
     return key_date(key) if len(key) == 10 else key_instant(key)
 
 
-def expanded(rows_by_key: list[tuple[Event, Instance, str | None]], stamp: datetime) -> bytes:
+def expanded(rows_by_key: list[tuple[EventRow, Instance, str | None]], stamp: datetime) -> bytes:
     """Each occurrence as its own VEVENT in UTC with a RECURRENCE-ID, no RRULE/RDATE/EXDATE, no VTIMEZONE."""
     calendar = ICalendar()
     calendar.add("PRODID", PRODID)

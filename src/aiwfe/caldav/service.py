@@ -24,6 +24,7 @@ from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarSource, Event
 from aiwfe.calendar.occurrences import Occurrence, OccurrenceService
 from aiwfe.calendar.recurrence import Instance, expand, first_instance, overlaps, zone
+from aiwfe.calendar.rows import EventRow
 from aiwfe.calendar.schemas import FreeBusyOut
 from aiwfe.calendar.service import CalendarService
 from aiwfe.calendar.store import bump_version, draft_of, fill, new_row
@@ -308,7 +309,7 @@ class DavService:
         """Each resource's occurrences in ``window`` as expanded iCalendar, by UID."""
         occurrences = await self._occurrences_in(calendar, window)
         wanted = {r.uid: r for r in resources}
-        by_uid: dict[str, list[tuple[Event, Instance, str | None]]] = defaultdict(list)
+        by_uid: dict[str, list[tuple[EventRow, Instance, str | None]]] = defaultdict(list)
         for occurrence in occurrences:
             row = occurrence.content
             if row.uid in wanted:
@@ -366,7 +367,7 @@ class DavService:
         return Changes(token, changed, sorted(names.get(uid, default_name(uid)) for uid in gone))
 
 
-def _write_expanded(occurrences: list[tuple[Event, Instance, str | None]], resource: Resource) -> bytes:
+def _write_expanded(occurrences: list[tuple[EventRow, Instance, str | None]], resource: Resource) -> bytes:
     return ical.expanded(occurrences, ical.stamp_of(resource.rows))
 
 

@@ -10,6 +10,7 @@ from aiwfe.calendar.errors import InvalidEvent
 from aiwfe.calendar.models import Event
 from aiwfe.calendar.recurrence import RecurrenceError, zone
 from aiwfe.calendar.schemas import EventOut, EventPatch, EventTime
+from aiwfe.calendar.writes import Written
 
 
 def invalid(exc: RecurrenceError) -> InvalidEvent:
@@ -46,7 +47,8 @@ def event_time(wall: datetime, tzid: str | None) -> EventTime:
     return EventTime(date_time=wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz), time_zone=tzid)
 
 
-def event_out(row: Event) -> EventOut:
+def event_out(stored: Event | Written) -> EventOut:
+    row = stored.row if isinstance(stored, Written) else stored
     return EventOut(
         id=row.id,
         calendar_id=row.calendar_id,
@@ -65,8 +67,8 @@ def event_out(row: Event) -> EventOut:
         transparency=row.transparency,
         sequence=row.sequence,
         etag=row.etag,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        created_at=stored.created_at,
+        updated_at=stored.updated_at,
     )
 
 

@@ -8,13 +8,12 @@ from datetime import UTC, timedelta
 from typing import Literal
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiwfe.calendar import owned, quota
+from aiwfe.calendar import quota, writes
 from aiwfe.calendar.bodies import end_wall, invalid, keys_change, patched, to_wall
 from aiwfe.calendar.draft import EventDraft, checked
-from aiwfe.calendar.errors import EventNotFound, InvalidQuery, PreconditionFailed, UidTaken
+from aiwfe.calendar.errors import EventNotFound, InvalidQuery, PreconditionFailed
 from aiwfe.calendar.models import Calendar, Event
 from aiwfe.calendar.recurrence import (
     RecurrenceError,
@@ -25,7 +24,9 @@ from aiwfe.calendar.recurrence import (
     split_rule,
     zone,
 )
+from aiwfe.calendar.rows import EventRow
 from aiwfe.calendar.schemas import EventIn, EventPatch
+from aiwfe.calendar.stamps import hot_write
 from aiwfe.calendar.store import bump_version, draft_of, fill, new_row
 from aiwfe.calendar.sync.service import check_writable
 from aiwfe.core.etags import etag_matches
@@ -58,12 +59,17 @@ class EventService:
     async def event(self, user_id: uuid.UUID, event_id: uuid.UUID) -> Event:
         return (await self._owned_event(user_id, event_id))[0]
 
-    async def create_event(self, user_id: uuid.UUID, body: EventIn) -> Event:
-        calendar = await owned.calendar(self.db, user_id, body.calendar_id)
-        check_writable(calendar)
-        dtstart, tzid = to_wall(body.start, calendar.time_zone)
+    async def create_event(self, user_id: uuid.UUID, body: EventIn) -> writes.Written:
+        async with hot_write(self.db, user_id) as conn:
+            target = await writes.lock_target(conn, user_id, body.calendar_id)
+            check_writable(target)
+            draft = self._new_draft(body, target.time_zone)
+            return await writes.insert_event(conn, target, draft, self.budget, self.settings)
+
+    def _new_draft(self, body: EventIn, default_tz: str) -> EventDraft:
+        dtstart, tzid = to_wall(body.start, default_tz)
         if body.end is not None:
-            dtend = end_wall(body.end, tzid, calendar.time_zone)
+            dtend = end_wall(body.end, tzid, default_tz)
         else:
             dtend = dtstart + timedelta(days=1) if tzid is None else dtstart
         draft = EventDraft(
@@ -79,25 +85,11 @@ class EventService:
         if body.uid:
             draft = draft.with_changes(uid=body.uid)
         try:
-            draft = checked(
+            return checked(
                 draft, rrule=body.rrule or "", rdates=body.rdates, exdates=body.exdates, budget=self.budget
             )
         except RecurrenceError as exc:
             raise invalid(exc) from None
-        row = new_row(calendar.id, draft, budget=self.budget)
-        self.db.add(row)
-        await self._flush_unique(draft.uid)
-        await bump_version(self.db, calendar)
-        await quota.check_room(self.db, calendar, self.settings)
-        await self.db.commit()
-        return row  # its server-set columns came back with the INSERT (eager_defaults)
-
-    async def _flush_unique(self, uid: str) -> None:
-        try:
-            await self.db.flush()
-        except IntegrityError:
-            await self.db.rollback()
-            raise UidTaken(f"an event with UID {uid!r} is already in this calendar", field="uid") from None
 
     async def _series(self, user_id: uuid.UUID, event_id: uuid.UUID) -> tuple[Event, Calendar, str | None]:
         """The master of the series ``event_id`` belongs to, and the occurrence key if it is an override."""
@@ -140,7 +132,7 @@ class EventService:
         return list(rows)
 
     @staticmethod
-    def _check_etag(row: Event, if_match: str | None) -> None:
+    def _check_etag(row: Event | EventRow, if_match: str | None) -> None:
         if if_match is None:
             return
         if not etag_matches(if_match, row.etag):
@@ -155,7 +147,11 @@ class EventService:
         scope: Scope = "series",
         recurrence_id: str | None = None,
         if_match: str | None = None,
-    ) -> Event:
+    ) -> Event | writes.Written:
+        if scope == "series":
+            written = await self._edit_whole(user_id, event_id, body, if_match)
+            if written is not None:
+                return written
         master, calendar, own_key = await self._series(user_id, event_id)
         check_writable(calendar)
         if own_key is not None and scope == "series":
@@ -178,6 +174,26 @@ class EventService:
             await quota.check_room(self.db, calendar, self.settings)
         await self.db.commit()
         return row  # its server-set columns came back with the INSERT or UPDATE (eager_defaults)
+
+    async def _edit_whole(
+        self, user_id: uuid.UUID, event_id: uuid.UUID, body: EventPatch, if_match: str | None
+    ) -> writes.Written | None:
+        """An edit of a whole series or a single event on the hot path; None when ``event_id`` is one
+        occurrence's override (the ORM path edits that occurrence)."""
+        async with hot_write(self.db, user_id) as conn:
+            row = await writes.owned_event(conn, user_id, event_id)
+            if row.recurrence_id is not None:
+                return None
+            target = await writes.lock_target(conn, user_id, row.calendar_id)
+            check_writable(target)
+            self._check_etag(row, if_match)
+            old = draft_of(row)
+            new = patched(old, body, target.time_zone, whole=True, budget=self.budget)
+            moved = keys_change(old, new)
+            if moved and "exdates" not in body.model_fields_set:
+                new = new.with_changes(exdates=())  # the exceptions named occurrences that moved
+            new = new.with_changes(sequence=old.sequence + 1)
+            return await writes.replace_event(conn, row, new, self.budget, drop_overrides=moved)
 
     async def _edit_series(self, master: Event, calendar: Calendar, body: EventPatch) -> Event:
         old = draft_of(master)

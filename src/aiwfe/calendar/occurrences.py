@@ -7,22 +7,23 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 
-from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aiwfe.calendar import owned
+from aiwfe.calendar import rows
 from aiwfe.calendar.cache import FORMAT, PageCache
 from aiwfe.calendar.errors import InvalidQuery
-from aiwfe.calendar.models import Calendar, Event, EventStatus, Transparency
+from aiwfe.calendar.models import Calendar, EventStatus, Transparency
 from aiwfe.calendar.offload import Job, expand_all, in_thread
 from aiwfe.calendar.recurrence import Expansion, Instance, first_instance, overlaps, zone
+from aiwfe.calendar.rows import CalendarRow, EventRow
 from aiwfe.calendar.schemas import BusyPeriod, EventTime, FreeBusyOut, OccurrenceOut, OccurrencePage
 from aiwfe.calendar.store import draft_of
+from aiwfe.core import sql
 from aiwfe.core.cursors import BadCursor, decode_cursor, encode_cursor
 from aiwfe.core.settings import Settings
 
@@ -38,15 +39,15 @@ class RangeQuery:
 
 @dataclass
 class Occurrence:
-    calendar: Calendar
-    master: Event | None
-    override: Event | None
+    calendar: CalendarRow
+    master: EventRow | None
+    override: EventRow | None
     instance: Instance
     start: datetime
     end: datetime
 
     @property
-    def content(self) -> Event:
+    def content(self) -> EventRow:
         row = self.override or self.master
         assert row is not None
         return row
@@ -92,6 +93,7 @@ class Occurrence:
 class OccurrenceService:
     def __init__(self, db: AsyncSession, settings: Settings, pages: PageCache) -> None:
         self.db = db
+        self.engine = sql.engine_of(db)
         self.settings = settings
         self.limit = settings.calendar_max_instances
         self.pages = pages
@@ -109,14 +111,18 @@ class OccurrenceService:
             )
         return start, end
 
-    async def _calendars(self, user_id: uuid.UUID, calendar_id: uuid.UUID | None) -> list[Calendar]:
-        if calendar_id is not None:
-            return [await owned.calendar(self.db, user_id, calendar_id)]
-        return list(await owned.calendars(self.db, user_id))
+    async def _in_range(
+        self, user_id: uuid.UUID, calendar_id: uuid.UUID | None, start: datetime, end: datetime
+    ) -> tuple[list[Occurrence], bool]:
+        """The occurrences of the user's calendars (or one of them): both reads on one borrowed connection."""
+        async with sql.connect(self.engine) as conn:
+            calendars = await rows.owned_calendars(conn, user_id, calendar_id)
+            loaded = await rows.events_in(conn, calendars, start, end) if calendars else []
+        return await self._expand(calendars, loaded, start, end)
 
     async def occurrences(
         self,
-        calendars: list[Calendar],
+        calendars: Sequence[Calendar | CalendarRow],
         start: datetime,
         end: datetime,
         *,
@@ -124,27 +130,21 @@ class OccurrenceService:
     ) -> tuple[list[Occurrence], bool]:
         """Every occurrence in [start, end) of the given calendars, expanded, overrides and exdates merged,
         sorted by start; and whether a runaway rule was cut at the limit. ``series_of`` (event ids) keeps
-        only the series those events belong to (the reminder scan)."""
+        only the series those events belong to (the reminder scan). Committed rows only: the read borrows
+        a connection of its own, not the session's."""
         if not calendars:
             return [], False
+        chosen = [CalendarRow.of(calendar) for calendar in calendars]
+        async with sql.connect(self.engine) as conn:
+            loaded = await rows.events_in(conn, chosen, start, end, series_of)
+        return await self._expand(chosen, loaded, start, end)
+
+    async def _expand(
+        self, calendars: Sequence[CalendarRow], loaded: list[EventRow], start: datetime, end: datetime
+    ) -> tuple[list[Occurrence], bool]:
         by_id = {calendar.id: calendar for calendar in calendars}
-        candidates = (
-            select(Event.calendar_id, Event.uid)
-            .where(
-                Event.calendar_id.in_(list(by_id)),
-                Event.span_start < end,
-                or_(Event.span_end.is_(None), Event.span_end > start),
-            )
-            .distinct()
-        )
-        if series_of is not None:
-            chosen = select(Event.calendar_id, Event.uid).where(Event.id.in_(list(series_of)))
-            candidates = candidates.where(tuple_(Event.calendar_id, Event.uid).in_(chosen))
-        rows = await self.db.scalars(
-            select(Event).where(tuple_(Event.calendar_id, Event.uid).in_(candidates))
-        )
-        groups: dict[tuple[uuid.UUID, str], list[Event]] = defaultdict(list)
-        for row in rows:
+        groups: dict[tuple[uuid.UUID, str], list[EventRow]] = defaultdict(list)
+        for row in loaded:
             groups[(row.calendar_id, row.uid)].append(row)
         masters = {
             key: next((r for r in members if r.recurrence_id is None), None)
@@ -160,10 +160,10 @@ class OccurrenceService:
 
     @staticmethod
     def _merge(
-        groups: dict[tuple[uuid.UUID, str], list[Event]],
-        masters: dict[tuple[uuid.UUID, str], Event | None],
+        groups: dict[tuple[uuid.UUID, str], list[EventRow]],
+        masters: dict[tuple[uuid.UUID, str], EventRow | None],
         expansions: dict[tuple[uuid.UUID, str], Expansion],
-        by_id: dict[uuid.UUID, Calendar],
+        by_id: dict[uuid.UUID, CalendarRow],
         start: datetime,
         end: datetime,
     ) -> tuple[list[Occurrence], bool]:
@@ -194,7 +194,7 @@ class OccurrenceService:
         found.sort(key=lambda o: (o.start, o.id))
         return found, truncated
 
-    def _job(self, master: Event, calendar: Calendar, start: datetime, end: datetime) -> Job:
+    def _job(self, master: EventRow, calendar: CalendarRow, start: datetime, end: datetime) -> Job:
         # A write gives its row a new ETag: the other series' expansions are reused.
         key = (master.id, master.etag, calendar.time_zone, start, end, self.limit)
         return Job(key, lambda: draft_of(master).series, zone(calendar.time_zone))
@@ -224,8 +224,7 @@ class OccurrenceService:
 
     async def _build_page(self, user_id: uuid.UUID, query: RangeQuery) -> bytes:
         start, end = self._check_range(query.start, query.end)
-        calendars = await self._calendars(user_id, query.calendar_id)
-        found, truncated = await self.occurrences(calendars, start, end)
+        found, truncated = await self._in_range(user_id, query.calendar_id, start, end)
         if query.cursor:
             after = _decode_cursor(query.cursor)
             found = [o for o in found if (o.start, o.id) > after]
@@ -243,8 +242,7 @@ class OccurrenceService:
     ) -> FreeBusyOut:
         """Busy periods (merged, in UTC) of my calendars; transparent and cancelled events are free."""
         start, end = self._check_range(start, end)
-        calendars = await self._calendars(user_id, calendar_id)
-        found, truncated = await self.occurrences(calendars, start, end)
+        found, truncated = await self._in_range(user_id, calendar_id, start, end)
         busy: list[list[datetime]] = []
         for occurrence in found:
             row = occurrence.content

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, Event
+from aiwfe.core import sql
 from aiwfe.core.settings import Settings
+
+# One statement for both counts: the owner's events, and those of them in this calendar.
+COUNTS = (
+    select(func.count().filter(Event.calendar_id == bindparam("calendar")), func.count())
+    .select_from(Event)
+    .join(Calendar, Calendar.id == Event.calendar_id)
+    .where(Calendar.owner_id == bindparam("owner"))
+)
+HOT_COUNTS = sql.Query(COUNTS, "calendar.quota.counts")
 
 
 async def check_room(db: AsyncSession, calendar: Calendar, settings: Settings) -> None:
@@ -17,16 +27,12 @@ async def check_room(db: AsyncSession, calendar: Calendar, settings: Settings) -
     Call it after ``bump_version``: that update locks the calendar's row until commit, so concurrent
     writers to one calendar count one after the other and cannot both slip under its cap.
     """
-    # One statement for both counts: the user's events, and those of them in this calendar.
-    counts = (
-        await db.execute(
-            select(func.count().filter(Event.calendar_id == calendar.id), func.count())
-            .select_from(Event)
-            .join(Calendar, Calendar.id == Event.calendar_id)
-            .where(Calendar.owner_id == calendar.owner_id)
-        )
-    ).one()
-    in_calendar, per_user = counts[0], counts[1]
+    counts = (await db.execute(COUNTS, {"calendar": calendar.id, "owner": calendar.owner_id})).one()
+    judge(counts[0], counts[1], settings)
+
+
+def judge(in_calendar: int | None, per_user: int | None, settings: Settings) -> None:
+    """Raise :class:`TooManyEvents` if either count, taken after this transaction's rows, is over its cap."""
     cap = settings.calendar_max_events_per_calendar
     if (in_calendar or 0) > cap:
         raise TooManyEvents(

@@ -16,13 +16,17 @@ which also bounds how long a bump lost to an unreachable Redis could show an old
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import event, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.util import await_only
 
+from aiwfe.core import sql
 from aiwfe.core.db import settings_of
 from aiwfe.core.logging import get_logger
 from aiwfe.core.redis import create_redis
@@ -49,14 +53,18 @@ _CALENDARS, _EVENTS = "calendars", "calendar_events"
 def _touched(session: Session) -> set[uuid.UUID | None]:
     found: set[uuid.UUID | None] | None = session.info.get(_TOUCHED_KEY)
     if found is None:
-        if INFO_KEY not in session.info and _settings(session) is None:
-            # Refused before the commit: a change no cached read would see is worse than a failed write.
-            raise RuntimeError(
-                "this session changes calendars but cannot reach Redis to bump their stamps: make its "
-                "engine with aiwfe.core.db.create_engine or give it CalendarStamps in its info"
-            )
+        _check_reachable(session)
         found = session.info[_TOUCHED_KEY] = set()
     return found
+
+
+def _check_reachable(session: Session) -> None:
+    if INFO_KEY not in session.info and _settings(session) is None:
+        # Refused before the commit: a change no cached read would see is worse than a failed write.
+        raise RuntimeError(
+            "this session changes calendars but cannot reach Redis to bump their stamps: make its "
+            "engine with aiwfe.core.db.create_engine or give it CalendarStamps in its info"
+        )
 
 
 def _settings(session: Session) -> Settings | None:
@@ -157,20 +165,33 @@ def _owners_where(state: ORMExecuteState, name: str, where: Any) -> set[uuid.UUI
 @event.listens_for(Session, "after_commit")
 def _bump(session: Session) -> None:
     touched = session.info.pop(_TOUCHED_KEY, None)
-    if not touched:
-        return
+    if touched:
+        # The commit of an AsyncSession runs in SQLAlchemy's greenlet: await_only reaches the loop.
+        await_only(_bump_committed(session, touched))
+
+
+async def _bump_committed(session: Session, touched: set[uuid.UUID | None]) -> None:
     stamps: CalendarStamps | None = session.info.get(INFO_KEY)
     try:
-        # The commit of an AsyncSession runs in SQLAlchemy's greenlet: await_only reaches the loop.
         if stamps is not None:
-            await_only(stamps.bump(touched))
+            await stamps.bump(touched)
             return
         settings = _settings(session)
         assert settings is not None  # checked when the first change was recorded
-        await_only(_bump_once(settings, touched))
+        await _bump_once(settings, touched)
     except RedisError as exc:
         # The stamps expire with the pages they name, which bounds how long this can show an old page.
         log.error("calendar_stamp_bump_failed", error=str(exc), owners=len(touched))
+
+
+@asynccontextmanager
+async def hot_write(db: AsyncSession, owner: uuid.UUID) -> AsyncIterator[sql.Connection]:
+    """A transaction on the hot path (core/sql.py) that changes ``owner``'s calendars or events, beside
+    the session ``db``: after its commit ``owner``'s stamp is bumped, as a session's commit would."""
+    _check_reachable(db.sync_session)  # refused before the write, as for a session's
+    async with sql.transaction(sql.engine_of(db)) as conn:
+        yield conn
+    await _bump_committed(db.sync_session, {owner})
 
 
 async def _bump_once(settings: Settings, owners: set[uuid.UUID | None]) -> None:

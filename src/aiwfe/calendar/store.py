@@ -11,10 +11,11 @@ from aiwfe.calendar import stamps
 from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.models import Calendar, Event
 from aiwfe.calendar.recurrence import Budget, stored_span
+from aiwfe.calendar.rows import EventRow
 from aiwfe.core.crypto import new_token
 
 
-def draft_of(row: Event) -> EventDraft:
+def draft_of(row: Event | EventRow) -> EventDraft:
     return EventDraft(
         dtstart=row.dtstart,
         dtend=row.dtend,
@@ -33,27 +34,37 @@ def draft_of(row: Event) -> EventDraft:
     )
 
 
+def columns_of(draft: EventDraft, *, budget: int | Budget) -> dict[str, object]:
+    """The event columns ``draft`` makes, with a fresh ETag (every write gets one). Finding the span of
+    its rule may spend ``budget`` rule iterations (free when the draft was just checked with the same
+    budget); a draft must have been checked (``draft.checked``), which refuses rules beyond the budget."""
+    span_start, span_end = stored_span(draft.series, budget=budget)
+    return {
+        "uid": draft.uid,
+        "recurrence_id": draft.recurrence_id,
+        "summary": draft.summary,
+        "description": draft.description,
+        "location": draft.location,
+        "all_day": draft.all_day,
+        "dtstart": draft.dtstart,
+        "dtend": draft.dtend,
+        "tzid": draft.tzid,
+        "rrule": draft.rrule,
+        "rdates": list(draft.rdates),
+        "exdates": list(draft.exdates),
+        "status": draft.status,
+        "transparency": draft.transparency,
+        "sequence": draft.sequence,
+        "span_start": span_start,
+        "span_end": span_end,
+        "etag": new_token(12),
+    }
+
+
 def fill(row: Event, draft: EventDraft, *, budget: int | Budget) -> Event:
-    """Copy ``draft`` into ``row``; every write gets a fresh ETag. Finding the span of its rule may
-    spend ``budget`` rule iterations (free when the draft was just checked with the same budget); a
-    draft must have been checked (``draft.checked``), which refuses rules beyond the budget."""
-    row.uid = draft.uid
-    row.recurrence_id = draft.recurrence_id
-    row.summary = draft.summary
-    row.description = draft.description
-    row.location = draft.location
-    row.all_day = draft.all_day
-    row.dtstart = draft.dtstart
-    row.dtend = draft.dtend
-    row.tzid = draft.tzid
-    row.rrule = draft.rrule
-    row.rdates = list(draft.rdates)
-    row.exdates = list(draft.exdates)
-    row.status = draft.status
-    row.transparency = draft.transparency
-    row.sequence = draft.sequence
-    row.span_start, row.span_end = stored_span(draft.series, budget=budget)
-    row.etag = new_token(12)
+    """Copy ``draft`` into ``row`` (see ``columns_of``)."""
+    for name, value in columns_of(draft, budget=budget).items():
+        setattr(row, name, value)
     return row
 
 

@@ -19,7 +19,7 @@ import asyncpg
 from opentelemetry import trace
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import ClauseElement, Select
@@ -133,6 +133,16 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[Connection]:
             if isinstance(exc, BROKEN) or raw.is_closed() or raw.is_in_transaction():
                 await pooled.invalidate()
             raise
+
+
+def engine_of(session: AsyncSession) -> AsyncEngine:
+    """The engine a request's or task's session was made for (``create_sessionmaker``)."""
+    bind = session.bind
+    if isinstance(bind, AsyncEngine):
+        return bind
+    if isinstance(bind, AsyncConnection):
+        return bind.engine
+    raise TypeError(f"a session bound to {bind!r} has no engine to borrow from")
 
 
 @asynccontextmanager

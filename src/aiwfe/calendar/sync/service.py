@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,11 +28,18 @@ READ_ONLY_SOURCES = frozenset({CalendarSource.ICS, CalendarSource.GOOGLE})
 GOOGLE_PROVIDERS = frozenset({"google"})
 
 
-def is_read_only(calendar: Calendar) -> bool:
+class Sourced(Protocol):
+    """A calendar as a row or an ORM object: where its events come from."""
+
+    @property
+    def source(self) -> CalendarSource: ...
+
+
+def is_read_only(calendar: Sourced) -> bool:
     return calendar.source in READ_ONLY_SOURCES
 
 
-def check_writable(calendar: Calendar) -> None:
+def check_writable(calendar: Sourced) -> None:
     """Refuse local writes to events that come one-way from a source (they would be overwritten)."""
     if is_read_only(calendar):
         raise CalendarReadOnly(
