@@ -24,15 +24,10 @@ pytestmark = pytest.mark.timeout(1800)  # the first run builds tofu and its prov
 
 
 @pytest.fixture(scope="module")
-def tofu_bin() -> tuple[Path, Path]:
+def tofu_bin(go_tools: Path) -> tuple[Path, Path]:
     """(tofu, provider mirror) from scripts/tools/go-tools.sh (built once, then cached)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts/tools/go-tools.sh")], capture_output=True, text=True, timeout=1700
-    )
-    assert done.returncode == 0, f"go-tools.sh failed:\n{done.stderr[-4000:]}"
-    bin_dir = Path(done.stdout.strip().splitlines()[-1])
-    tofu, mirror = bin_dir / "tofu", bin_dir.parent / "tofu-mirror"
-    assert tofu.is_file(), f"tofu missing from {bin_dir}"
+    tofu, mirror = go_tools / "tofu", go_tools.parent / "tofu-mirror"
+    assert tofu.is_file(), f"tofu missing from {go_tools}"
     return tofu, mirror
 
 
