@@ -101,6 +101,19 @@ def test_fmt_check_passes(tofu_bin: tuple[Path, Path]) -> None:
     assert done.returncode == 0, f"tofu fmt would change:\n{done.stdout}{done.stderr}"
 
 
+def test_a_left_out_backend_is_refused_with_the_reason(tofu_bin: tuple[Path, Path], tmp_path: Path) -> None:
+    # go-tools.sh builds tofu without the cloud state backends (scripts/tools/tofu-local-backends.patch).
+    (tmp_path / "main.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    done = subprocess.run(
+        [str(tofu_bin[0]), "init", "-input=false", "-no-color"],
+        cwd=tmp_path, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode != 0, output
+    assert 'The "s3" backend is left out of the tofu scripts/tools/go-tools.sh builds' in output, output
+
+
 def console(tofu_bin: tuple[Path, Path], workdir: tuple[Path, dict[str, str]], expr: str, *args: str) -> Any:
     done = tofu(tofu_bin, workdir, "console", "-no-color", *args, stdin=f"jsonencode({expr})\n")
     assert done.returncode == 0, done.stdout + done.stderr
