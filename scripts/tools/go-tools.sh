@@ -33,16 +33,18 @@ TOOLS=(
 
 # OpenTofu and its providers carry replace directives in their go.mod, which `go install module@version`
 # refuses: their module source (from the Go module proxy, like any module) is built as the main module.
-# name|module|version|package|ldflags|extra replaces (old=new@version, space separated)
+# name|module|version|package|ldflags|extra replaces (old=new@version, space separated)|patch (in scripts/tools)
+# tofu is built with the local backends only (tofu-local-backends.patch says why): that halves its build.
 # The providers are the newest releases the proxy serves as Go modules (later ones are not served);
 # vbom.ml/util, which their Kubernetes libraries need, is served only under its GitHub name.
 VBOM="vbom.ml/util=github.com/fvbommel/util@v0.0.0-20160121211510-db5cfe13f5cc"
 SOURCE_BUILDS=(
-  "tofu|github.com/opentofu/opentofu|v1.12.6|./cmd/tofu|-s -w -X github.com/opentofu/opentofu/version.dev=no|"
-  "terraform-provider-helm|github.com/hashicorp/terraform-provider-helm|v1.3.2|.|-s -w|$VBOM"
-  "terraform-provider-kubernetes|github.com/hashicorp/terraform-provider-kubernetes|v1.13.4|.|-s -w|$VBOM"
+  "tofu|github.com/opentofu/opentofu|v1.12.6|./cmd/tofu|-s -w -X github.com/opentofu/opentofu/version.dev=no||tofu-local-backends.patch"
+  "terraform-provider-helm|github.com/hashicorp/terraform-provider-helm|v1.3.2|.|-s -w|$VBOM|"
+  "terraform-provider-kubernetes|github.com/hashicorp/terraform-provider-kubernetes|v1.13.4|.|-s -w|$VBOM|"
 )
 MIRROR="$CACHE/tofu-mirror"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Go's official tarball installs to /usr/local/go and leaves PATH to each user's shell profile: a user
 # whose profile lacks it (any account but the one that installed Go) still finds it there.
@@ -80,11 +82,13 @@ install_missing() {
 }
 
 build_from_source() {
-  local line name module version pkg ldflags replaces dir work stamp
+  local line name module version pkg ldflags replaces patch dir work stamp want
   for line in "${SOURCE_BUILDS[@]}"; do
-    IFS='|' read -r name module version pkg ldflags replaces <<<"$line"
+    IFS='|' read -r name module version pkg ldflags replaces patch <<<"$line"
     stamp="$BIN/.$name.stamp"
-    if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$line" ]; then
+    # The stamp holds the line and the patch's hash: a changed patch rebuilds.
+    want="$line${patch:+ $(sha256sum <"$HERE/$patch" | cut -d' ' -f1)}"
+    if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
       continue
     fi
     echo "building $name $version (go build of $module@$version as the main module)" >&2
@@ -100,11 +104,15 @@ build_from_source() {
     for replace in $replaces; do
       (cd "$work" && go mod edit -replace "$replace")
     done
+    if [ -n "$patch" ]; then
+      # The ceiling keeps git from taking a repository above the temp folder for the patch's root.
+      (cd "$work" && GIT_CEILING_DIRECTORIES="$(dirname "$work")" git apply "$HERE/$patch") >&2
+    fi
     (cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
       go build -trimpath -ldflags "$ldflags" -o "$BIN/$name" "$pkg") >&2
     rm -rf "$work"
     trap - EXIT
-    printf '%s\n' "$line" >"$stamp"
+    printf '%s\n' "$want" >"$stamp"
   done
 }
 

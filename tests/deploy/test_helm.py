@@ -54,16 +54,11 @@ pytestmark = pytest.mark.timeout(1800)  # the first run builds helm, kubeconform
 
 
 @pytest.fixture(scope="session")
-def tools() -> dict[str, Path]:
+def tools(go_tools: Path) -> dict[str, Path]:
     """helm, kubeconform and kube-score from scripts/tools/go-tools.sh (built once, then cached)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts/tools/go-tools.sh")], capture_output=True, text=True, timeout=1700
-    )
-    assert done.returncode == 0, f"go-tools.sh failed:\n{done.stderr[-4000:]}"
-    bin_dir = Path(done.stdout.strip().splitlines()[-1])
-    found = {name: bin_dir / name for name in ("helm", "kubeconform", "kube-score")}
+    found = {name: go_tools / name for name in ("helm", "kubeconform", "kube-score")}
     missing = [name for name, path in found.items() if not path.is_file()]
-    assert not missing, f"{missing} missing from {bin_dir}"
+    assert not missing, f"{missing} missing from {go_tools}"
     return found
 
 

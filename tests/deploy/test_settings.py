@@ -217,12 +217,8 @@ def test_compose_app_environment_keeps_tunable_defaults(compose_services: dict[s
 
 
 @pytest.fixture(scope="module")
-def helm() -> Path:
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts/tools/go-tools.sh")], capture_output=True, text=True, timeout=1700
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return Path(done.stdout.strip().splitlines()[-1]) / "helm"
+def helm(go_tools: Path) -> Path:
+    return go_tools / "helm"
 
 
 @cache

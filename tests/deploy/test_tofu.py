@@ -24,15 +24,10 @@ pytestmark = pytest.mark.timeout(1800)  # the first run builds tofu and its prov
 
 
 @pytest.fixture(scope="module")
-def tofu_bin() -> tuple[Path, Path]:
+def tofu_bin(go_tools: Path) -> tuple[Path, Path]:
     """(tofu, provider mirror) from scripts/tools/go-tools.sh (built once, then cached)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts/tools/go-tools.sh")], capture_output=True, text=True, timeout=1700
-    )
-    assert done.returncode == 0, f"go-tools.sh failed:\n{done.stderr[-4000:]}"
-    bin_dir = Path(done.stdout.strip().splitlines()[-1])
-    tofu, mirror = bin_dir / "tofu", bin_dir.parent / "tofu-mirror"
-    assert tofu.is_file(), f"tofu missing from {bin_dir}"
+    tofu, mirror = go_tools / "tofu", go_tools.parent / "tofu-mirror"
+    assert tofu.is_file(), f"tofu missing from {go_tools}"
     return tofu, mirror
 
 
@@ -104,6 +99,19 @@ def test_fmt_check_passes(tofu_bin: tuple[Path, Path]) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, f"tofu fmt would change:\n{done.stdout}{done.stderr}"
+
+
+def test_a_left_out_backend_is_refused_with_the_reason(tofu_bin: tuple[Path, Path], tmp_path: Path) -> None:
+    # go-tools.sh builds tofu without the cloud state backends (scripts/tools/tofu-local-backends.patch).
+    (tmp_path / "main.tf").write_text('terraform {\n  backend "s3" {}\n}\n')
+    done = subprocess.run(
+        [str(tofu_bin[0]), "init", "-input=false", "-no-color"],
+        cwd=tmp_path, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    output = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode != 0, output
+    assert 'The "s3" backend is left out of the tofu scripts/tools/go-tools.sh builds' in output, output
 
 
 def console(tofu_bin: tuple[Path, Path], workdir: tuple[Path, dict[str, str]], expr: str, *args: str) -> Any:

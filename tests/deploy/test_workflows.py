@@ -84,13 +84,9 @@ def shellcheck() -> str:
 
 
 @pytest.fixture(scope="session")
-def actionlint() -> str:
+def actionlint(go_tools: Path) -> str:
     """actionlint from scripts/tools/go-tools.sh (built once with `go install`, then cached)."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts/tools/go-tools.sh")], capture_output=True, text=True, timeout=1700
-    )
-    assert done.returncode == 0, f"go-tools.sh failed:\n{done.stderr[-4000:]}"
-    path = Path(done.stdout.strip().splitlines()[-1]) / "actionlint"
+    path = go_tools / "actionlint"
     assert path.exists(), f"{path} missing after go-tools.sh"
     return str(path)
 
