@@ -181,10 +181,9 @@ class EventService:
         """An edit of a whole series or a single event on the hot path; None when ``event_id`` is one
         occurrence's override (the ORM path edits that occurrence)."""
         async with hot_write(self.db, user_id) as conn:
-            row = await writes.owned_event(conn, user_id, event_id)
+            row, target = await writes.owned_event(conn, user_id, event_id)
             if row.recurrence_id is not None:
                 return None
-            target = await writes.lock_target(conn, user_id, row.calendar_id)
             check_writable(target)
             self._check_etag(row, if_match)
             old = draft_of(row)

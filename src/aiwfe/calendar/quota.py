@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, Event
-from aiwfe.core import sql
 from aiwfe.core.settings import Settings
 
 # One statement for both counts: the owner's events, and those of them in this calendar.
@@ -17,7 +16,6 @@ COUNTS = (
     .join(Calendar, Calendar.id == Event.calendar_id)
     .where(Calendar.owner_id == bindparam("owner"))
 )
-HOT_COUNTS = sql.Query(COUNTS, "calendar.quota.counts")
 
 
 async def check_room(db: AsyncSession, calendar: Calendar, settings: Settings) -> None:

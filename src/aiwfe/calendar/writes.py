@@ -53,15 +53,28 @@ _LOCK = sql.Query(
     .with_for_update(),
     "calendar.writes.lock",
 )
-_BUMP = sql.Query(
-    update(Calendar).where(Calendar.id == bindparam("calendar")).values(version=Calendar.version + 1),
-    "calendar.writes.bump",
+_BUMP_STATEMENT = (
+    update(Calendar).where(Calendar.id == bindparam("calendar")).values(version=Calendar.version + 1)
+)
+_BUMP = sql.Query(_BUMP_STATEMENT, "calendar.writes.bump")
+# The bump of a write that adds a row returns the counts the caps are checked on (quota.py), in the same
+# round trip; they include this transaction's row.
+_IN_CALENDAR = select(func.count()).where(Event.calendar_id == bindparam("calendar"))
+_PER_USER = select(func.count()).join(Calendar, Calendar.id == Event.calendar_id)
+_BUMP_AND_COUNT = sql.Query(
+    _BUMP_STATEMENT.returning(
+        _IN_CALENDAR.scalar_subquery(),
+        _PER_USER.select_from(Event).where(Calendar.owner_id == bindparam("owner")).scalar_subquery(),
+    ),
+    "calendar.writes.bump_and_count",
 )
 _EVENT = tuple(getattr(Event, name) for name in EventRow.__dataclass_fields__)
+# An event of the caller's, with its calendar locked (as ``_LOCK`` does) in the same round trip.
 _OWNED_EVENT = sql.Query(
-    select(*_EVENT, Calendar.owner_id)
+    select(*_EVENT, *_TARGET)
     .join(Calendar, Calendar.id == Event.calendar_id)
-    .where(Event.id == bindparam("event"), Calendar.owner_id == bindparam("owner")),
+    .where(Event.id == bindparam("event"), Calendar.owner_id == bindparam("owner"))
+    .with_for_update(of=Calendar),
     "calendar.writes.owned_event",
 )
 _WRITTEN = (Event.created_at, Event.updated_at)
@@ -110,17 +123,18 @@ async def insert_event(
         created_at, updated_at = await _INSERT.row(conn, **values) or (None, None)
     except asyncpg.UniqueViolationError:
         raise UidTaken(f"an event with UID {draft.uid!r} is already in this calendar", field="uid") from None
-    await _BUMP.execute(conn, calendar=target.id)
-    counts = await quota.HOT_COUNTS.row(conn, calendar=target.id, owner=target.owner_id) or (0, 0)
+    counts = await _BUMP_AND_COUNT.row(conn, calendar=target.id, owner=target.owner_id) or (0, 0)
     quota.judge(counts[0], counts[1], settings)
     return Written(_row(values), created_at, updated_at)
 
 
-async def owned_event(conn: sql.Connection, owner: uuid.UUID, event_id: uuid.UUID) -> EventRow:
+async def owned_event(conn: sql.Connection, owner: uuid.UUID, event_id: uuid.UUID) -> tuple[EventRow, Target]:
+    """The caller's event ``event_id`` and its calendar, locked as ``lock_target`` locks it."""
     found = await _OWNED_EVENT.row(conn, event=event_id, owner=owner)
     if found is None:
         raise EventNotFound(f"no event {event_id}")
-    return EventRow(*found[:-1])
+    split = len(_EVENT)
+    return EventRow(*found[:split]), Target(*found[split:])
 
 
 async def replace_event(
