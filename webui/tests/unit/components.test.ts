@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../src/lib/api/types';
 import JobProgress from '../../src/lib/components/JobProgress.svelte';
 import TimeZoneSelect from '../../src/lib/components/TimeZoneSelect.svelte';
+import CalendarForm from '../../src/lib/components/calendar/CalendarForm.svelte';
+import { FormState } from '../../src/lib/forms.svelte';
 
 const running: Job = {
 	id: 'j1',
@@ -106,5 +108,20 @@ describe('TimeZoneSelect', () => {
 		select.dispatchEvent(new Event('change'));
 		flushSync();
 		expect(value).toBe('Europe/Berlin');
+	});
+});
+
+describe('CalendarForm', () => {
+	it('shows the API’s time zone error beside the zone select', () => {
+		const form = new FormState(['name', 'color', 'time_zone']);
+		mounted = mount(CalendarForm, {
+			target: document.body,
+			props: { id: 'calendar-form', calendar: null, defaultZone: 'UTC', form, onsaved: () => {} }
+		});
+		form.fields = { time_zone: 'Unknown time zone' };
+		flushSync();
+		const select = document.body.querySelector('#calendar-zone') as HTMLSelectElement;
+		expect(select.getAttribute('aria-invalid')).toBe('true');
+		expect(select.parentElement?.querySelector('[role="alert"]')?.textContent).toBe('Unknown time zone');
 	});
 });
