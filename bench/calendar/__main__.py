@@ -31,6 +31,7 @@ from __future__ import annotations
 # without __init__.py never wins over a regular module.
 import argparse
 import asyncio
+import functools
 import html
 import os
 import random
@@ -538,38 +539,25 @@ def compare_reports(
     view, with wrk; for aiwfe's targets also the API process's CPU time per request."""
     dav_url, dav_auth, uncached_port = aiwfe
     api_pid, uncached_pid = pids
+    base, params, headers = month_view
     dav_headers = {"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}
-    clients, seconds = args.clients, args.seconds
-    figures = [
-        wrk(
-            "aiwfe CalDAV expanded REPORT",
-            dav_url,
-            method="REPORT",
-            body=report,
-            headers={**dav_headers, "Authorization": dav_auth},
-            clients=clients,
-            seconds=seconds,
-            pid=api_pid,
-            profile=args.profile,
-        )
-    ]
+    seconds = args.seconds
+    timed = functools.partial(wrk, clients=args.clients, seconds=seconds)
+    # aiwfe's targets: the API process's CPU time counted (and recorded with --profile).
+    aiwfe_report = functools.partial(
+        timed,
+        method="REPORT",
+        body=report,
+        headers={**dav_headers, "Authorization": dav_auth},
+        profile=args.profile,
+    )
+    month_url = f"{base}/api/v1/events?{httpx.QueryParams(params)}"
+    month = functools.partial(timed, url=month_url, headers=headers, pid=api_pid, profile=args.profile)
+    figures = [aiwfe_report("aiwfe CalDAV expanded REPORT", dav_url, pid=api_pid)]
     if not args.quick:
         uncached_url = re.sub(r"//127\.0\.0\.1:\d+/", f"//127.0.0.1:{uncached_port}/", dav_url)
-        figures.append(
-            wrk(
-                "aiwfe CalDAV expanded REPORT, cache off",
-                uncached_url,
-                method="REPORT",
-                body=report,
-                headers={**dav_headers, "Authorization": dav_auth},
-                clients=clients,
-                seconds=seconds,
-                pid=uncached_pid,
-                profile=args.profile,
-            )
-        )
-    base, params, headers = month_view
-    month_url = f"{base}/api/v1/events?{httpx.QueryParams(params)}"
+        cache_off = aiwfe_report("aiwfe CalDAV expanded REPORT, cache off", uncached_url, pid=uncached_pid)
+        figures.append(cache_off)
     if not args.quick and edited is not None:
         # Each read right after an edit of one event: the answer is built again (expansions are reused).
         edit = (
@@ -578,54 +566,21 @@ def compare_reports(
             {**headers, "Content-Type": "application/json"},
         )
         figures.append(
-            wrk(
-                "aiwfe CalDAV expanded REPORT, each after an edit",
-                dav_url,
-                method="REPORT",
-                body=report,
-                headers={**dav_headers, "Authorization": dav_auth},
-                clients=clients,
-                seconds=seconds,
-                pid=api_pid,
-                profile=args.profile,
-                edit=edit,
-            )
+            aiwfe_report("aiwfe CalDAV expanded REPORT, each after an edit", dav_url, pid=api_pid, edit=edit)
         )
-        figures.append(
-            wrk(
-                "API month view, each after an edit",
-                month_url,
-                headers=headers,
-                clients=clients,
-                seconds=seconds,
-                pid=api_pid,
-                profile=args.profile,
-                edit=edit,
-            )
-        )
-    figures.append(
-        wrk(
-            "API month view (cached)",
-            month_url,
-            headers=headers,
-            clients=clients,
-            seconds=seconds,
-            pid=api_pid,
-            profile=args.profile,
-        )
-    )
+        figures.append(month("API month view, each after an edit", edit=edit))
+    figures.append(month("API month view (cached)"))
     if radicale is None:
         return figures
     radicale_url, (user, password) = radicale
     # Radicale takes seconds per REPORT (tens on a busy machine): a longer window, so several complete.
     figures.append(
-        wrk(
+        timed(
             "Radicale expanded REPORT",
             radicale_url,
             method="REPORT",
             body=report,
             headers={**dav_headers, "Authorization": basic(user, password)},
-            clients=clients,
             seconds=max(3 * seconds, 60.0),
             timeout=300.0,
         )
