@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.auth.conftest import bearer, login_token, register
 from tests.jobs.conftest import Replica
 
 from aiwfe.calendar.models import CalendarImport, ImportStatus
+from aiwfe.core import sql
 from aiwfe.core.db import create_sessionmaker
 from aiwfe.core.settings import Settings
 from aiwfe.jobs.schemas import JobStatus
@@ -126,14 +126,10 @@ async def test_the_list_never_reads_an_uploads_payload(http: AsyncClient, settin
     owner = uuid.UUID((await http.get("/api/v1/me", headers=alice)).json()["id"])
     engine = create_async_engine(settings.database_url.get_secret_value())
     statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
-        async with create_sessionmaker(engine)() as db:
-            jobs = await CalendarImports().page(db, owner, None, 10)
+        async with sql.connect(engine) as conn:
+            conn.add_query_logger(lambda record: statements.append(record.query))
+            jobs = await CalendarImports().page(conn, owner, None, 10)
     finally:
         await engine.dispose()
     assert [job.status for job in jobs] == [JobStatus.PENDING]

@@ -11,7 +11,7 @@ from aiwfe.jobs.streams import StreamSlots
 
 async def job_service(request: Request) -> JobService:
     state = request.app.state
-    return JobService(state.sessionmaker, state.settings)
+    return JobService(state.engine, state.settings)
 
 
 def stream_slots(request: Request) -> StreamSlots:

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aiwfe.core import cursors
+from aiwfe.core import cursors, sql
 from aiwfe.core.logging import get_logger
 from aiwfe.core.settings import Settings
 from aiwfe.jobs.errors import InvalidCursor, JobNotFound
@@ -50,12 +50,12 @@ def decode_cursor(cursor: str) -> Position:
 class JobService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine,
         settings: Settings,
         sources: Sequence[JobSource] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.sessions = sessions
+        self.engine = engine
         self.settings = settings
         self.sources = list(sources) if sources is not None else default_sources()
         self.monotonic = monotonic
@@ -63,9 +63,9 @@ class JobService:
     async def list_jobs(self, user_id: uuid.UUID, cursor: str | None, limit: int) -> JobPage:
         after = decode_cursor(cursor) if cursor else None
         found: list[JobOut] = []
-        async with self.sessions() as db:
+        async with sql.connect(self.engine) as conn:
             for source in self.sources:
-                found.extend(await source.page(db, user_id, after, limit + 1))
+                found.extend(await source.page(conn, user_id, after, limit + 1))
         found.sort(key=lambda job: (job.created_at, job.id), reverse=True)
         items = found[:limit]
         more = len(found) > limit
@@ -73,9 +73,9 @@ class JobService:
         return JobPage(items=items, next_cursor=next_cursor)
 
     async def find(self, user_id: uuid.UUID, job_id: uuid.UUID) -> JobOut | None:
-        async with self.sessions() as db:
+        async with sql.connect(self.engine) as conn:
             for source in self.sources:
-                job = await source.get(db, user_id, job_id)
+                job = await source.get(conn, user_id, job_id)
                 if job is not None:
                     return job
         return None

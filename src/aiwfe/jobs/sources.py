@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, bindparam, select, tuple_
 
-from aiwfe.calendar.models import Calendar, CalendarImport
+from aiwfe.calendar.models import Calendar, CalendarImport, ImportStatus
+from aiwfe.core import sql
 from aiwfe.jobs.schemas import JobKind, JobOut, JobStatus
 
 
@@ -28,12 +28,12 @@ class JobSource(Protocol):
     kind: JobKind
 
     async def page(
-        self, db: AsyncSession, user_id: uuid.UUID, after: Position | None, limit: int
+        self, conn: sql.Connection, user_id: uuid.UUID, after: Position | None, limit: int
     ) -> list[JobOut]:
         """The user's newest ``limit`` jobs that sort after ``after``, newest first."""
         ...
 
-    async def get(self, db: AsyncSession, user_id: uuid.UUID, job_id: uuid.UUID) -> JobOut | None:
+    async def get(self, conn: sql.Connection, user_id: uuid.UUID, job_id: uuid.UUID) -> JobOut | None:
         """One of the user's jobs, or None if there is none with this id (or it is someone else's)."""
         ...
 
@@ -51,45 +51,50 @@ class CalendarImports:
 
     kind = JobKind.CALENDAR_IMPORT
 
-    def _owned(self, user_id: uuid.UUID) -> Select[*tuple[Any, ...]]:
-        # The columns a job shows, not the entity: a pending import's row holds its whole upload.
-        return (
-            select(*_JOB_COLUMNS, Calendar.name.label("calendar_name"))
-            .join(Calendar, Calendar.id == CalendarImport.calendar_id)
-            .where(Calendar.owner_id == user_id)
-        )
-
     async def page(
-        self, db: AsyncSession, user_id: uuid.UUID, after: Position | None, limit: int
+        self, conn: sql.Connection, user_id: uuid.UUID, after: Position | None, limit: int
     ) -> list[JobOut]:
-        query = self._owned(user_id)
-        if after is not None:
-            query = query.where(
-                tuple_(CalendarImport.created_at, CalendarImport.id) < tuple_(after.created_at, after.id)
+        if after is None:
+            rows = await _NEWEST.rows(conn, owner=user_id, limit=limit)
+        else:
+            rows = await _OLDER.rows(
+                conn, owner=user_id, created_at=after.created_at, id=after.id, limit=limit
             )
-        query = query.order_by(CalendarImport.created_at.desc(), CalendarImport.id.desc()).limit(limit)
-        rows = await db.execute(query)
-        return [self._out(row) for row in rows]
+        return [self._out(*row) for row in rows]
 
-    async def get(self, db: AsyncSession, user_id: uuid.UUID, job_id: uuid.UUID) -> JobOut | None:
-        row = (await db.execute(self._owned(user_id).where(CalendarImport.id == job_id))).first()
-        return None if row is None else self._out(row)
+    async def get(self, conn: sql.Connection, user_id: uuid.UUID, job_id: uuid.UUID) -> JobOut | None:
+        row = await _ONE.row(conn, owner=user_id, job=job_id)
+        return None if row is None else self._out(*row)
 
-    def _out(self, job: Row[Any]) -> JobOut:
-        status = JobStatus(job.status.value)
+    def _out(
+        self,
+        id: uuid.UUID,
+        status: ImportStatus,
+        processed: int,
+        total: int,
+        error: str | None,
+        created: int,
+        updated: int,
+        size_bytes: int,
+        calendar_id: uuid.UUID,
+        created_at: datetime,
+        finished_at: datetime | None,
+        calendar_name: str,
+    ) -> JobOut:
+        state = JobStatus(status.value)
         return JobOut(
-            id=job.id,
+            id=id,
             kind=self.kind,
-            status=status,
-            title=f"Import into “{job.calendar_name}”",
-            processed=job.processed,
-            total=job.total,
-            percent=percent(status, job.processed, job.total),
-            error=job.error,
-            result={"created": job.created, "updated": job.updated, "size_bytes": job.size_bytes},
-            calendar_id=job.calendar_id,
-            created_at=job.created_at,
-            finished_at=job.finished_at,
+            status=state,
+            title=f"Import into “{calendar_name}”",
+            processed=processed,
+            total=total,
+            percent=percent(state, processed, total),
+            error=error,
+            result={"created": created, "updated": updated, "size_bytes": size_bytes},
+            calendar_id=calendar_id,
+            created_at=created_at,
+            finished_at=finished_at,
         )
 
 
@@ -106,6 +111,38 @@ _JOB_COLUMNS = (
     CalendarImport.created_at,
     CalendarImport.finished_at,
 )
+
+
+def _owned() -> Select[*tuple[Any, ...]]:
+    # The columns a job shows (in ``CalendarImports._out``'s order), not the entity: a pending import's
+    # row holds its whole upload.
+    return (
+        select(*_JOB_COLUMNS, Calendar.name)
+        .join(Calendar, Calendar.id == CalendarImport.calendar_id)
+        .where(Calendar.owner_id == bindparam("owner"))
+    )
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(CalendarImport.created_at.desc(), CalendarImport.id.desc()).limit(
+        bindparam("limit")
+    )
+
+
+_NEWEST = sql.Query(_newest_first(_owned()), "jobs.imports.newest")
+_OLDER = sql.Query(
+    _newest_first(
+        _owned().where(
+            tuple_(CalendarImport.created_at, CalendarImport.id)
+            < tuple_(
+                bindparam("created_at", type_=CalendarImport.created_at.type),
+                bindparam("id", type_=CalendarImport.id.type),
+            )
+        )
+    ),
+    "jobs.imports.older",
+)
+_ONE = sql.Query(_owned().where(CalendarImport.id == bindparam("job")), "jobs.imports.one")
 
 
 def default_sources() -> list[JobSource]:
