@@ -13,17 +13,18 @@ import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import time_machine
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tests.processes import RunningProcess, process_env, stop, wait_for_key
 
 from aiwfe.core.heartbeat import heartbeat_key
@@ -253,3 +254,34 @@ def instant(request: pytest.FixtureRequest) -> Iterator[datetime]:
     start = datetime.fromisoformat(request.param)
     with time_machine.travel(start, tick=True):
         yield start
+
+
+@contextmanager
+def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every statement ``engine``'s connections run while the block runs: through SQLAlchemy, and straight
+    on asyncpg (the hot path, aiwfe/core/sql.py), whose connections get a query logger at checkout."""
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def log_queries(record: Any) -> None:
+        statements.append(record.query)
+
+    def checked_out(dbapi_connection: Any, *_: object) -> None:
+        dbapi_connection.driver_connection.add_query_logger(log_queries)
+
+    def checked_in(dbapi_connection: Any, *_: object) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.driver_connection.remove_query_logger(log_queries)
+
+    sync = engine.sync_engine
+    listeners = [(sync, "before_cursor_execute", record), (sync.pool, "checkout", checked_out)]
+    listeners.append((sync.pool, "checkin", checked_in))
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        yield statements
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)

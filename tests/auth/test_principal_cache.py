@@ -10,9 +10,9 @@ import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from httpx import AsyncClient
-from sqlalchemy import event, update
+from sqlalchemy import update
 from tests.auth.conftest import PASSWORD, Api, bearer, login_token, make_admin, register
-from tests.conftest import app_client
+from tests.conftest import app_client, recorded_statements
 
 from aiwfe.api.app import create_app
 from aiwfe.auth.deps import SAFE_METHODS, snapshot_writer
@@ -189,17 +189,8 @@ def _event(calendar_id: str) -> dict[str, object]:
 async def test_a_cached_calendar_write_does_not_load_the_user(api: Api) -> None:
     _, token = await _signed_in_and_cached(api, "w1@example.com")
     calendar_id = await _new_calendar(api, bearer(token))
-    statements: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    engine = api.app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(api.app.state.engine) as statements:
         created = await api.http.post("/api/v1/events", json=_event(calendar_id), headers=bearer(token))
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert created.status_code == 201, created.text
     assert any("calendar_events" in s for s in statements), "the write itself runs"
     assert not [s for s in statements if "FROM users" in s]
