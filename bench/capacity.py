@@ -138,6 +138,8 @@ def step(
     samples: list[tuple[float, dict[str, float]]] = []
     with open(f"{prefix}.log", "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if pids:  # the load client shares the machine: its cores are part of the picture
+            pids = {**pids, "locust": proc.pid}
         deadline = time.monotonic() + ramp + hold + 600 + users
         try:
             # Each process's CPU once a second; the hold's window is read from Locust's history afterwards

@@ -92,6 +92,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def engines() -> list[Engine]:
+    """The engines ``create_engine`` made in this process that are still alive (tracing instruments them)."""
+    return list(_SETTINGS)
+
+
 def settings_of(bind: object) -> Settings | None:
     """The settings ``bind`` (a sync engine or one of its connections) was made with by ``create_engine``."""
     engine = getattr(bind, "engine", bind)

@@ -4,7 +4,9 @@ Every request and task has a trace context (so every log line has a trace id, an
 ``traceparent`` is continued); spans are recorded only when something consumes them: the OTLP exporter
 (``AIWFE_OTLP_ENDPOINT`` set) or a processor added with ``add_span_processor``. Without one a span is a
 non-recording context: building and dropping full spans for each SQL statement and Redis command cost ~10 %
-of a write's CPU for nothing (bench/api.py --profile).
+of a write's CPU for nothing (bench/api.py --profile). For the same reason the libraries (SQLAlchemy, Redis,
+httpx) are instrumented only once something consumes spans: a wrapper per Redis command that makes a span
+nobody records still cost ~20 us each.
 """
 
 from __future__ import annotations
@@ -67,18 +69,30 @@ def configure_tracing(service: str, otlp_endpoint: str | None) -> None:
         _sampler.consumed = True
     trace.set_tracer_provider(provider)
     _provider = provider
-    _instrument_libraries()
+    if _sampler.consumed:
+        _instrument_libraries()
+
+
+_instrumented = False
 
 
 def _instrument_libraries() -> None:
-    """Spans for every SQL statement, Redis command and outbound httpx call, in this process."""
+    """Spans for every SQL statement, Redis command and outbound httpx call, in this process: the engines
+    made so far and every one made later; Redis and httpx clients whatever their age (their classes are
+    wrapped)."""
+    global _instrumented
+    if _instrumented:
+        return
+    _instrumented = True
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
+    from aiwfe.core.db import engines
+
     # The instrumentation declares SQLAlchemy < 2.1; the engine events it listens to are unchanged in 2.1,
     # and tests/core/test_tracing.py proves the spans arrive.
-    SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+    SQLAlchemyInstrumentor().instrument(skip_dep_check=True, engines=engines())
     RedisInstrumentor().instrument()
     HTTPXClientInstrumentor().instrument()
 
@@ -89,6 +103,7 @@ def add_span_processor(processor: SpanProcessor) -> None:
         raise RuntimeError("configure_tracing() has not run in this process")
     _provider.add_span_processor(processor)
     _sampler.consumed = True
+    _instrument_libraries()
 
 
 def tracer(name: str) -> trace.Tracer:
