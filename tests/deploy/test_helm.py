@@ -805,19 +805,70 @@ def test_nginx_ingress_limits_request_bodies_just_above_the_api(render: Render) 
         assert pattern.match(upload)
         for other in NOT_IMPORTS:
             assert not pattern.match(other), other
+        assert not by_kind(docs, "Middleware"), "Traefik objects rendered for nginx"
 
 
-def test_traefik_ingress_has_no_nginx_import_route(render: Render) -> None:
-    docs = documents(render("ci/external-secrets-vault-values.yaml"))
-    assert set(by_kind(docs, "Ingress")) == {RELEASE}
+def _middlewares(ingress: dict[str, Any]) -> list[str]:
+    """The names of the Middlewares (of the release's namespace) an Ingress's Traefik router runs."""
+    refs = ingress["metadata"]["annotations"].get("traefik.ingress.kubernetes.io/router.middlewares", "")
+    names = []
+    for ref in filter(None, (part.strip() for part in refs.split(","))):
+        assert ref.startswith(f"{NAMESPACE}-"), ref
+        assert ref.endswith("@kubernetescrd"), ref
+        names.append(ref.removeprefix(f"{NAMESPACE}-").removesuffix("@kubernetescrd"))
+    return names
+
+
+def test_traefik_ingress_limits_request_bodies_as_nginx_does(render: Render) -> None:
+    """With Traefik, buffering Middlewares refuse the bodies nginx would (same limits and headroom): the
+    ordinary limit on every route, the import limit on the ICS import route only, and none on the live job
+    streams, whose events Traefik's response buffering would hold until the stream ends."""
+    upload, stream = _api_paths()
+    for sets in [(), ("config.maxBodyBytes=2097152", "config.importMaxBodyBytes=52428800")]:
+        nginx = documents(render("env/prod.yaml", *sets))
+        docs = documents(render("ci/external-secrets-vault-values.yaml", *sets))
+        limits = {
+            name: doc["spec"]["buffering"]["maxRequestBodyBytes"]
+            for name, doc in by_kind(docs, "Middleware").items()
+        }
+        assert all(doc["apiVersion"] == "traefik.io/v1alpha1" for doc in by_kind(docs, "Middleware").values())
+        nginx_limit = {
+            name: int(doc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"])
+            for name, doc in by_kind(nginx, "Ingress").items()
+        }
+        ingresses = by_kind(docs, "Ingress")
+        assert set(ingresses) == {RELEASE, f"{RELEASE}-import", f"{RELEASE}-events"}
+        routers = {name: _middlewares(doc) for name, doc in ingresses.items()}
+        assert [limits[m] for m in routers[RELEASE]] == [nginx_limit[RELEASE]]
+        assert [limits[m] for m in routers[f"{RELEASE}-import"]] == [nginx_limit[f"{RELEASE}-import"]]
+        assert routers[f"{RELEASE}-events"] == []
+        for name, want, others in [
+            (f"{RELEASE}-import", upload, (*NOT_IMPORTS, stream)),
+            (f"{RELEASE}-events", stream, ("/api/v1/jobs/1", "/api/v1/jobs/1/events/x", upload)),
+        ]:
+            ingress = ingresses[name]
+            annotations = ingress["metadata"]["annotations"]
+            assert annotations["traefik.ingress.kubernetes.io/router.pathmatcher"] == "PathRegexp"
+            assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
+            assert ingress["spec"]["tls"] == ingresses[RELEASE]["spec"]["tls"]
+            (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
+            assert path["pathType"] == "ImplementationSpecific"  # the only type pathmatcher applies to
+            assert path["backend"]["service"]["name"] == name_of("api")
+            # Traefik's PathRegexp is Go's regexp, unanchored: the chart anchors both ends itself.
+            assert path["path"].startswith("^")
+            assert path["path"].endswith("$")
+            pattern = re.compile(path["path"])
+            assert pattern.search(want)
+            for other in others:
+                assert not pattern.search(other), other
 
 
 def test_traefik_ingress_uses_its_own_annotations(render: Render) -> None:
-    ingress = one(documents(render("ci/external-secrets-vault-values.yaml")), "Ingress", RELEASE)
-    assert ingress["spec"]["ingressClassName"] == "traefik"
-    annotations = ingress["metadata"]["annotations"]
-    assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
-    assert not any(key.startswith("nginx.") for key in annotations)
+    for ingress in by_kind(documents(render("ci/external-secrets-vault-values.yaml")), "Ingress").values():
+        assert ingress["spec"]["ingressClassName"] == "traefik"
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
+        assert not any(key.startswith("nginx.") for key in annotations)
 
 
 def test_istio_enforces_mtls_and_ejects_failing_api_replicas(render: Render) -> None:

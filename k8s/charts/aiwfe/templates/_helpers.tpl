@@ -241,6 +241,14 @@ controller's own 413 page. Call with (dict "ctx" $ "import" false).
 {{- div (mul $limit (add 100 .ctx.Values.ingress.bodyLimitHeadroomPercent)) 100 -}}
 {{- end -}}
 
+{{/* Traefik router annotations for the release's Ingresses: HTTPS entrypoint when TLS is on. */}}
+{{- define "aiwfe.traefikRouter" -}}
+{{- if .Values.ingress.tls.enabled -}}
+traefik.ingress.kubernetes.io/router.entrypoints: websecure
+traefik.ingress.kubernetes.io/router.tls: "true"
+{{- end -}}
+{{- end -}}
+
 {{/* Argo CD sync wave annotation; call with (dict "ctx" $ "wave" "data"). */}}
 {{- define "aiwfe.syncWave" -}}
 argocd.argoproj.io/sync-wave: {{ index .ctx.Values.argocd.syncWaves .wave | quote }}
