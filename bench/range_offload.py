@@ -9,12 +9,15 @@ budget's worst for a rule that yields). Meanwhile a second client polls ``/healt
 per mode, the heavy reads' status and time and the ``/health`` latencies. Nothing is asserted.
 
 With the threads, the event loop must win the GIL back each time it wakes from a socket, and a thread
-holding it gives it up only after the switch interval (``api/app.py``: ``SWITCH_INTERVAL_SECONDS``).
+holding it gives it up only after the switch interval (``api/runtime.py``: ``SWITCH_INTERVAL_SECONDS``).
 ``--switch-intervals 0.005,0.0005`` measures the threads mode once per interval (the API process runs with
-that one instead of the app's); the default measures the app's own. ``--skip-inline`` leaves out the event
-loop mode. The figures move with other load on the machine: compare modes of one run, and repeat.
+that one instead of the app's); the default measures the app's own. A full garbage collection holds the GIL
+for as long as it walks the heap: ``--compare-gc`` measures each interval with CPython's collector settings
+too (the app tunes them, ``api/runtime.py``). ``--skip-inline`` leaves out the event loop mode. The figures
+move with other load on the machine: compare modes of one run, and repeat.
 
-    .venv/bin/python bench/range_offload.py [--series 20] [--reads 3] [--switch-intervals S,S] [--skip-inline]
+    .venv/bin/python bench/range_offload.py [--series 20] [--reads 3] [--switch-intervals S,S] [--compare-gc]
+        [--skip-inline]
 """
 
 from __future__ import annotations
@@ -30,17 +33,24 @@ from pathlib import Path
 
 import httpx
 
-from aiwfe.api.app import SWITCH_INTERVAL_SECONDS
+from aiwfe.api.runtime import SWITCH_INTERVAL_SECONDS
 from aiwfe_stack.ports import free_ports
 from aiwfe_stack.servers.scratch import scratch_servers
 from api import PASSWORD, api_env, process  # bench/api.py: the same servers and process handling
 
 BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin"
-# `aiwfe api` with another switch interval: uvicorn's factory import finds the module already patched.
-WITH_INTERVAL = (
-    "import sys; import aiwfe.api.app as app; app.SWITCH_INTERVAL_SECONDS = float(sys.argv[1]); "
-    "from aiwfe.cli import main; main(sys.argv[2:])"
-)
+# `aiwfe api` with another switch interval and, with "cpython", CPython's own garbage collector settings
+# (argv: interval, gc, aiwfe's arguments); uvicorn's factory import finds the module already patched.
+TUNED = """
+import gc, sys
+import aiwfe.api.runtime as rt
+rt.SWITCH_INTERVAL_SECONDS = float(sys.argv[1])
+if sys.argv[2] == "cpython":
+    rt.GC_THRESHOLDS = gc.get_threshold()
+    gc.freeze = lambda: None
+from aiwfe.cli import main
+main(sys.argv[3:])
+"""
 QUIET_SECONDS = 3.0
 FIRST = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a fixed date: nothing depends on today's
 
@@ -110,20 +120,25 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=3)
     parser.add_argument("--switch-intervals", default="", help="comma-separated seconds, e.g. 0.005,0.0005")
     parser.add_argument("--skip-inline", action="store_true", help="measure the worker threads only")
+    parser.add_argument(
+        "--compare-gc", action="store_true", help="each interval also with CPython's collector settings"
+    )
     args = parser.parse_args()
     intervals = [float(x) for x in args.switch_intervals.split(",") if x] or [SWITCH_INTERVAL_SECONDS]
-    # (label, inline steps or None for the default, switch interval or None for the app's)
-    modes: list[tuple[str, str | None, float | None]] = []
+    # (label, inline steps or None for the default, switch interval or None for the app's, collector)
+    modes: list[tuple[str, str | None, float | None, str]] = []
     if not args.skip_inline:
-        modes.append(("on the event loop (before)", "1000000000", None))
+        modes.append(("on the event loop (before)", "1000000000", None, "tuned"))
     for interval in intervals:
-        modes.append((f"worker threads, switch {interval * 1000:g} ms", None, interval))
+        for collector in ("cpython", "tuned") if args.compare_gc else ("tuned",):
+            label = f"threads, switch {interval * 1000:g} ms, {collector} gc"
+            modes.append((label, None, interval, collector))
     work = Path(tempfile.mkdtemp(prefix="aiwfe-bench-offload-"))
     report: list[tuple[str, dict[str, object]]] = []
     try:
         with scratch_servers("aiwfe-bench-offload-db-") as servers:
             headers: dict[str, str] | None = None
-            for index, (mode, inline_steps, interval) in enumerate(modes):
+            for index, (mode, inline_steps, interval, collector) in enumerate(modes):
                 (port,) = free_ports(1)
                 env = api_env(servers.database_url, servers.redis_url)
                 if inline_steps is not None:
@@ -131,7 +146,7 @@ def main() -> None:
                 serve = ["api", "--host", "127.0.0.1", "--port", str(port)]
                 command = [str(BIN / "aiwfe"), *serve]
                 if interval is not None:
-                    command = [str(BIN / "python"), "-c", WITH_INTERVAL, str(interval), *serve]
+                    command = [str(BIN / "python"), "-c", TUNED, str(interval), collector, *serve]
                 with process(command, env, port, work / f"api-{index}.log"):
                     base = f"http://127.0.0.1:{port}"
                     if headers is None:
@@ -142,7 +157,7 @@ def main() -> None:
 
     print(f"\n{args.series} hourly series, each expanded to its 5,000-instance limit; {args.reads} reads")
     print("/health while the reads run, and before them (quiet: what the machine alone adds)")
-    print(f"{'expansion':<32}{'reads (status, ms)':<36}{'/health n':>10}", end="")
+    print(f"{'expansion':<36}{'reads (status, ms)':<36}{'/health n':>10}", end="")
     print(f"{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'quiet p50':>10}{'p99':>7}")
     for mode, found in report:
         reads = found["reads"]
@@ -150,11 +165,12 @@ def main() -> None:
         quiet = sorted(found["quiet"])  # type: ignore[type-var]
         shown = ", ".join(f"{status} {ms:.0f}" for status, ms, _ in reads)  # type: ignore[attr-defined]
         figures = f"{statistics.median(health):>8.1f}{_p99(health):>8.1f}{health[-1]:>8.1f}"
-        print(f"{mode:<32}{shown:<36}{len(health):>10}{figures}", end="")
+        print(f"{mode:<36}{shown:<36}{len(health):>10}{figures}", end="")
         print(f"{statistics.median(quiet):>10.1f}{_p99(quiet):>7.1f}")
     shown_intervals = ",".join(f"{x:g}" for x in intervals)
     rerun = f"--series {args.series} --reads {args.reads} --switch-intervals {shown_intervals}"
-    print(f"rerun: .venv/bin/python bench/range_offload.py {rerun}" + (" --skip-inline" * args.skip_inline))
+    flags = " --skip-inline" * args.skip_inline + " --compare-gc" * args.compare_gc
+    print(f"rerun: .venv/bin/python bench/range_offload.py {rerun}{flags}")
 
 
 def _p99(ordered: list[float]) -> float:

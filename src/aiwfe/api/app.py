@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from aiwfe import __version__
-from aiwfe.api import health
+from aiwfe.api import health, runtime
 from aiwfe.api.admission import AdmissionMiddleware
 from aiwfe.api.body_limit import BodyLimitMiddleware
 from aiwfe.api.middleware import RequestContextMiddleware
@@ -40,12 +39,6 @@ from aiwfe.worker.app import create_celery
 from aiwfe.worker.publish import publish
 
 API_PREFIX = "/api/v1"
-# How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms). Large range reads
-# expand in worker threads (calendar/offload.py) beside the event loop, which must win the GIL back each time
-# it wakes from a socket, several times per request. With a worst-case expansion running, /health answered
-# in a median 7 ms (p99 about 0.3 s) at 5 ms, and in 1.8 ms (p99 about 0.2 s) at 0.5 ms; 0.25 ms did no better
-# (bench/range_offload.py --switch-intervals 0.005,0.0005,0.00025, on a shared 2-core machine).
-SWITCH_INTERVAL_SECONDS = 0.0005
 log = get_logger(__name__)
 
 
@@ -75,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        # The loop keeps answering beside the expansion threads: GIL switch interval, garbage collector.
+        restore_runtime = runtime.tune()
         app.state.settings = settings
         app.state.engine = create_engine(settings)
         app.state.redis = create_redis(settings)
@@ -112,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.oauth.aclose()
             await app.state.redis.aclose()
             await app.state.engine.dispose()
-            sys.setswitchinterval(switch_interval)
+            restore_runtime()
             log.info("api_stopped")
 
     app = FastAPI(

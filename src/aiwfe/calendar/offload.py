@@ -30,7 +30,8 @@ from aiwfe.calendar.recurrence import SCAN_FACTOR, Expansion, Series, expand
 from aiwfe.core.settings import Settings
 
 # The threads share the GIL with the event loop, which gets it back within a switch interval (0.5 ms in the
-# API: api/app.py): two of them keep one large read from queueing behind another without starving the loop.
+# API: api/runtime.py): two of them keep one large read from queueing behind another without starving the
+# loop.
 THREADS = 2
 # Instances a page may merge and sort on the event loop (a few microseconds each): more go to the thread.
 MERGE_INLINE = 5000
