@@ -53,6 +53,12 @@ CRD_MODULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("istio.io/api", "v1.32.0", ("kubernetes/customresourcedefinitions.gen.yaml",)),
     ("github.com/argoproj/argo-cd/v3", "v3.5.7", ("manifests/crds/*-crd.yaml",)),
+    # The chart's Traefik body limits (ingress.className=traefik) are traefik.io/v1alpha1 Middlewares.
+    (
+        "github.com/traefik/traefik/v3",
+        "v3.7.13",
+        ("docs/content/reference/dynamic-configuration/traefik.io_middlewares.yaml",),
+    ),
 )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,18 @@ def live(settings: Settings) -> Iterator[LiveServer]:
 def capped_live(settings: Settings) -> Iterator[LiveServer]:
     """The same, with room for two events per calendar."""
     yield from _serve(settings.model_copy(update={"calendar_max_events_per_calendar": 2}))
+
+
+@pytest.fixture
+def live_with(settings: Settings) -> Iterator[Callable[..., LiveServer]]:
+    """A factory: the app served with these settings changed (``live_with(calendar_max_instances=10)``),
+    each server stopped after the test."""
+    with ExitStack() as servers:
+
+        def start(**update: Any) -> LiveServer:
+            return servers.enter_context(contextmanager(_serve)(settings.model_copy(update=update)))
+
+        yield start
 
 
 def _serve(settings: Settings) -> Iterator[LiveServer]:

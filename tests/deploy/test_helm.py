@@ -740,24 +740,48 @@ def test_ingress_routes_api_and_webui_with_cert_manager_tls(render: Render) -> N
     assert "/metrics" not in routes
 
 
-def test_nginx_ingress_limits_request_bodies_like_the_api(render: Render) -> None:
-    """The Ingress refuses (413) a body the API would refuse, before a pod reads it: the API's limit on every
-    path, the larger ICS import limit only on the import route; both follow the chart values that set the
-    API's settings, and the defaults are the settings model's."""
+def _api_paths() -> tuple[str, str]:
+    """A real ICS import path and a real live job stream path, from the API's own routers."""
     from aiwfe.api.app import API_PREFIX
     from aiwfe.calendar.routes import calendars
+    from aiwfe.jobs.routes import jobs
+
+    some_id = "0b6f4c5e-6d1a-4f7e-9a51-6a1f3f0a9e11"
+    imports = [path for route in calendars.routes if (path := getattr(route, "path", "")).endswith("/import")]
+    assert imports == ["/calendars/{calendar_id}/import"]
+    streams = [path for route in jobs.routes if (path := getattr(route, "path", "")).endswith("/events")]
+    assert streams == ["/jobs/{job_id}/events"]
+    return (
+        API_PREFIX + imports[0].replace("{calendar_id}", some_id),
+        API_PREFIX + streams[0].replace("{job_id}", some_id),
+    )
+
+
+def _with_headroom(limit: int, percent: int = 25) -> int:
+    return limit * (100 + percent) // 100
+
+
+# Paths near the ICS import route that must keep the API's ordinary limit.
+NOT_IMPORTS = ("/api/v1/calendars", "/api/v1/calendars/1/events", "/api/v1/calendars/1/import/x",
+               "/api/v1/calendars/1/imports/2", "/api/v1/calendars/a/b/import")  # fmt: skip
+
+
+def test_nginx_ingress_limits_request_bodies_just_above_the_api(render: Render) -> None:
+    """The Ingress refuses (413, nginx's own page) a body far over the API's limit before a pod reads it, and
+    lets one a little over it through, so the API answers it with its 413 problem: the API's limit plus
+    ingress.bodyLimitHeadroomPercent on every path, the larger ICS import limit only on the import route; both
+    follow the chart values that set the API's settings, and the defaults are the settings model's."""
     from aiwfe.core.settings import Settings
 
     fields = Settings.model_fields
     default_max = fields["api_max_body_bytes"].default
     default_import = fields["calendar_import_max_bytes"].default
-    imports = [path for route in calendars.routes if (path := getattr(route, "path", "")).endswith("/import")]
-    assert imports == ["/calendars/{calendar_id}/import"]
-    upload = API_PREFIX + imports[0].replace("{calendar_id}", "0b6f4c5e-6d1a-4f7e-9a51-6a1f3f0a9e11")
+    upload, _stream = _api_paths()
 
-    for sets, body, upload_body in [
-        ((), default_max, default_import),
-        (("config.maxBodyBytes=2097152", "config.importMaxBodyBytes=52428800"), 2097152, 52428800),
+    for sets, body, upload_body, percent in [
+        ((), default_max, default_import, 25),
+        (("config.maxBodyBytes=2097152", "config.importMaxBodyBytes=52428800"), 2097152, 52428800, 25),
+        (("ingress.bodyLimitHeadroomPercent=0",), default_max, default_import, 0),
     ]:
         docs = documents(render("env/prod.yaml", *sets))
         env = one(docs, "ConfigMap", f"{RELEASE}-config")["data"]
@@ -765,10 +789,12 @@ def test_nginx_ingress_limits_request_bodies_like_the_api(render: Render) -> Non
             str(body), str(upload_body),
         )  # fmt: skip
         main = one(docs, "Ingress", RELEASE)["metadata"]["annotations"]
-        assert main["nginx.ingress.kubernetes.io/proxy-body-size"] == str(body)
+        assert main["nginx.ingress.kubernetes.io/proxy-body-size"] == str(_with_headroom(body, percent))
         large = one(docs, "Ingress", f"{RELEASE}-import")
         annotations = large["metadata"]["annotations"]
-        assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == str(upload_body)
+        assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == str(
+            _with_headroom(upload_body, percent)
+        )
         assert annotations["nginx.ingress.kubernetes.io/use-regex"] == "true"
         (path,) = large["spec"]["rules"][0]["http"]["paths"]
         assert path["backend"]["service"]["name"] == name_of("api")
@@ -777,22 +803,72 @@ def test_nginx_ingress_limits_request_bodies_like_the_api(render: Render) -> Non
         # ingress-nginx anchors the regex at the start of the path (location ~* "^<path>").
         pattern = re.compile("^" + path["path"], re.IGNORECASE)
         assert pattern.match(upload)
-        for other in ("/api/v1/calendars", "/api/v1/calendars/1/events", "/api/v1/calendars/1/import/x",
-                      "/api/v1/calendars/1/imports/2", "/api/v1/calendars/a/b/import"):  # fmt: skip
+        for other in NOT_IMPORTS:
             assert not pattern.match(other), other
+        assert not by_kind(docs, "Middleware"), "Traefik objects rendered for nginx"
 
 
-def test_traefik_ingress_has_no_nginx_import_route(render: Render) -> None:
-    docs = documents(render("ci/external-secrets-vault-values.yaml"))
-    assert set(by_kind(docs, "Ingress")) == {RELEASE}
+def _middlewares(ingress: dict[str, Any]) -> list[str]:
+    """The names of the Middlewares (of the release's namespace) an Ingress's Traefik router runs."""
+    refs = ingress["metadata"]["annotations"].get("traefik.ingress.kubernetes.io/router.middlewares", "")
+    names = []
+    for ref in filter(None, (part.strip() for part in refs.split(","))):
+        assert ref.startswith(f"{NAMESPACE}-"), ref
+        assert ref.endswith("@kubernetescrd"), ref
+        names.append(ref.removeprefix(f"{NAMESPACE}-").removesuffix("@kubernetescrd"))
+    return names
+
+
+def test_traefik_ingress_limits_request_bodies_as_nginx_does(render: Render) -> None:
+    """With Traefik, buffering Middlewares refuse the bodies nginx would (same limits and headroom): the
+    ordinary limit on every route, the import limit on the ICS import route only, and none on the live job
+    streams, whose events Traefik's response buffering would hold until the stream ends."""
+    upload, stream = _api_paths()
+    for sets in [(), ("config.maxBodyBytes=2097152", "config.importMaxBodyBytes=52428800")]:
+        nginx = documents(render("env/prod.yaml", *sets))
+        docs = documents(render("ci/external-secrets-vault-values.yaml", *sets))
+        limits = {
+            name: doc["spec"]["buffering"]["maxRequestBodyBytes"]
+            for name, doc in by_kind(docs, "Middleware").items()
+        }
+        assert all(doc["apiVersion"] == "traefik.io/v1alpha1" for doc in by_kind(docs, "Middleware").values())
+        nginx_limit = {
+            name: int(doc["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"])
+            for name, doc in by_kind(nginx, "Ingress").items()
+        }
+        ingresses = by_kind(docs, "Ingress")
+        assert set(ingresses) == {RELEASE, f"{RELEASE}-import", f"{RELEASE}-events"}
+        routers = {name: _middlewares(doc) for name, doc in ingresses.items()}
+        assert [limits[m] for m in routers[RELEASE]] == [nginx_limit[RELEASE]]
+        assert [limits[m] for m in routers[f"{RELEASE}-import"]] == [nginx_limit[f"{RELEASE}-import"]]
+        assert routers[f"{RELEASE}-events"] == []
+        for name, want, others in [
+            (f"{RELEASE}-import", upload, (*NOT_IMPORTS, stream)),
+            (f"{RELEASE}-events", stream, ("/api/v1/jobs/1", "/api/v1/jobs/1/events/x", upload)),
+        ]:
+            ingress = ingresses[name]
+            annotations = ingress["metadata"]["annotations"]
+            assert annotations["traefik.ingress.kubernetes.io/router.pathmatcher"] == "PathRegexp"
+            assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
+            assert ingress["spec"]["tls"] == ingresses[RELEASE]["spec"]["tls"]
+            (path,) = ingress["spec"]["rules"][0]["http"]["paths"]
+            assert path["pathType"] == "ImplementationSpecific"  # the only type pathmatcher applies to
+            assert path["backend"]["service"]["name"] == name_of("api")
+            # Traefik's PathRegexp is Go's regexp, unanchored: the chart anchors both ends itself.
+            assert path["path"].startswith("^")
+            assert path["path"].endswith("$")
+            pattern = re.compile(path["path"])
+            assert pattern.search(want)
+            for other in others:
+                assert not pattern.search(other), other
 
 
 def test_traefik_ingress_uses_its_own_annotations(render: Render) -> None:
-    ingress = one(documents(render("ci/external-secrets-vault-values.yaml")), "Ingress", RELEASE)
-    assert ingress["spec"]["ingressClassName"] == "traefik"
-    annotations = ingress["metadata"]["annotations"]
-    assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
-    assert not any(key.startswith("nginx.") for key in annotations)
+    for ingress in by_kind(documents(render("ci/external-secrets-vault-values.yaml")), "Ingress").values():
+        assert ingress["spec"]["ingressClassName"] == "traefik"
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
+        assert not any(key.startswith("nginx.") for key in annotations)
 
 
 def test_istio_enforces_mtls_and_ejects_failing_api_replicas(render: Render) -> None:

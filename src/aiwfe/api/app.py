@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from aiwfe import __version__
-from aiwfe.api import health
+from aiwfe.api import health, runtime
 from aiwfe.api.admission import AdmissionMiddleware
 from aiwfe.api.body_limit import BodyLimitMiddleware
 from aiwfe.api.middleware import RequestContextMiddleware
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The loop keeps answering beside the expansion threads: GIL switch interval, garbage collector.
+        restore_runtime = runtime.tune()
         app.state.settings = settings
         app.state.engine = create_engine(settings)
         app.state.redis = create_redis(settings)
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.oauth.aclose()
             await app.state.redis.aclose()
             await app.state.engine.dispose()
+            restore_runtime()
             log.info("api_stopped")
 
     app = FastAPI(

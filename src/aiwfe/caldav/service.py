@@ -18,12 +18,13 @@ from aiwfe.caldav import ical
 from aiwfe.caldav.errors import CALDAV, DAV, DavForbidden, DavPrecondition, DavPreconditionFailed
 from aiwfe.caldav.models import Change, ResourceName
 from aiwfe.caldav.query import Filter, TimeRange
+from aiwfe.caldav.timerange import Timing, occurring
 from aiwfe.calendar import ics, quota
 from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, CalendarSource, Event
 from aiwfe.calendar.occurrences import Occurrence, OccurrenceService
-from aiwfe.calendar.recurrence import Instance, expand, first_instance, overlaps, zone
+from aiwfe.calendar.recurrence import Instance, zone
 from aiwfe.calendar.rows import EventRow
 from aiwfe.calendar.schemas import FreeBusyOut
 from aiwfe.calendar.service import CalendarService
@@ -277,31 +278,24 @@ class DavService:
                 .distinct()
             )
             uids = list(await self.db.scalars(candidates))
-            found = [r for r in await self.resources(calendar, uids) if self._occurs_in(calendar, r, window)]
+            found = await self._occurring(calendar, await self.resources(calendar, uids), window)
         return [r for r in found if wanted.matches_props(r.master)]
 
-    def _occurs_in(self, calendar: Calendar, resource: Resource, window: TimeRange) -> bool:
-        date_zone = zone(calendar.time_zone)
-        master = next((row for row in resource.rows if row.recurrence_id is None), None)
-        overrides = {row.recurrence_id: row for row in resource.rows if row.recurrence_id is not None}
-        exdates = set(master.exdates) if master is not None else set()
-        if master is not None:
-            series = draft_of(master).series
-            # Few instances are enough to decide; a COUNT rule must be scanned from its start, so a cut
-            # scan is tried again with the full budget the REST month view has.
-            for limit in (len(overrides) + 1, self.limit):
-                found = expand(series, window.start, window.end, date_zone=date_zone, limit=limit)
-                if any(instance.key not in overrides for instance in found.instances):
-                    return True
-                if not found.truncated:
-                    break
-        for key, override in overrides.items():
-            if key in exdates:
-                continue
-            lo, hi = first_instance(draft_of(override).series).bounds(date_zone)
-            if overlaps(lo, hi, window.start, window.end):
-                return True
-        return False
+    async def _occurring(
+        self, calendar: Calendar, resources: list[Resource], window: TimeRange
+    ) -> list[Resource]:
+        """The resources with an occurrence in ``window``: on the event loop up to its budget, the rest in
+        the expansion threads with a deadline (``timerange.py``)."""
+        timings = [_timing(calendar, resource, window, self.limit) for resource in resources]
+        keep = await occurring(
+            self.occurrences.pages,
+            self.settings,
+            timings,
+            window,
+            date_zone=zone(calendar.time_zone),
+            limit=self.limit,
+        )
+        return [resource for resource, kept in zip(resources, keep, strict=True) if kept]
 
     async def expanded(
         self, calendar: Calendar, resources: Sequence[Resource], window: TimeRange
@@ -365,6 +359,18 @@ class DavService:
         gone = [uid for uid in uids if uid not in present]
         names = await self._names(calendar, gone)
         return Changes(token, changed, sorted(names.get(uid, default_name(uid)) for uid in gone))
+
+
+def _timing(calendar: Calendar, resource: Resource, window: TimeRange, limit: int) -> Timing:
+    master = next((row for row in resource.rows if row.recurrence_id is None), None)
+    return Timing(
+        key=("caldav-occurs", calendar.id, calendar.time_zone, resource.etag, window, limit),
+        master=None if master is None else draft_of(master).series,
+        overrides={
+            row.recurrence_id: draft_of(row).series for row in resource.rows if row.recurrence_id is not None
+        },
+        exdates=frozenset(master.exdates) if master is not None else frozenset(),
+    )
 
 
 def _write_expanded(occurrences: list[tuple[EventRow, Instance, str | None]], resource: Resource) -> bytes:

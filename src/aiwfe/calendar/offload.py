@@ -29,8 +29,9 @@ from aiwfe.calendar.errors import ExpansionTimeout
 from aiwfe.calendar.recurrence import SCAN_FACTOR, Expansion, Series, expand
 from aiwfe.core.settings import Settings
 
-# The threads share the GIL with the event loop, which gets it back every switch interval (5 ms): two of
-# them keep one large read from queueing behind another without starving the loop.
+# The threads share the GIL with the event loop, which gets it back within a switch interval (0.5 ms in the
+# API: api/runtime.py): two of them keep one large read from queueing behind another without starving the
+# loop.
 THREADS = 2
 # Instances a page may merge and sort on the event loop (a few microseconds each): more go to the thread.
 MERGE_INLINE = 5000
@@ -119,17 +120,19 @@ async def expand_all(
                 job.key, partial(expand, series, start, end, date_zone=job.date_zone, limit=limit)
             )
     else:
-        done = await _in_thread(todo, start, end, limit, settings.calendar_expansion_deadline_seconds)
-        for index, job, _series in todo:
-            if index in done:
-                found[index] = pages.expansion(job.key, partial(done.__getitem__, index))
+        calls = [
+            partial(expand, series, start, end, date_zone=job.date_zone, limit=limit)
+            for _, job, series in todo
+        ]
+        done = await in_thread_until(calls, settings.calendar_expansion_deadline_seconds)
+        for (index, job, _series), expansion in zip(todo, done, strict=False):
+            found[index] = pages.expansion(job.key, partial(_given, expansion))
         if len(done) < len(todo):
             # What was finished is kept (above): a retry goes on from there.
-            raise ExpansionTimeout(
-                f"expanding {len(todo)} recurring series took longer than "
-                f"{settings.calendar_expansion_deadline_seconds:g} s ({len(done)} done); "
-                "try again, or ask for a shorter range",
-                headers={"Retry-After": "2"},
+            raise timed_out(
+                f"expanding {len(todo)} recurring series",
+                len(done),
+                settings.calendar_expansion_deadline_seconds,
             )
     expansions = [found[index] for index in range(len(jobs))]
     # Cached expansions (a retry after a 503) can be many instances too: merging them costs a few us each.
@@ -143,17 +146,17 @@ async def in_thread(work: Callable[[], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(_executor(), work)
 
 
-async def _in_thread(
-    todo: list[tuple[int, Job, Series]], start: datetime, end: datetime, limit: int, deadline: float
-) -> dict[int, Expansion]:
-    """The expansions a worker thread finishes within ``deadline`` seconds (all of them, or fewer)."""
+async def in_thread_until(work: Sequence[Callable[[], T]], deadline: float) -> list[T]:
+    """The results of ``work``'s calls, made one after another in the expansion threads, that finish within
+    ``deadline`` seconds: all of them, or the first few. Each call is one bounded piece of recurrence work
+    (a series' scan budget)."""
     stop = threading.Event()
-    done: dict[int, Expansion] = {}  # written by the thread only, read after it has returned
+    done: list[T] = []  # written by the thread only, read after it has returned
 
     def run() -> None:
-        # The check comes after a series: every attempt finishes one at least, so retries converge.
-        for index, job, series in todo:
-            done[index] = expand(series, start, end, date_zone=job.date_zone, limit=limit)
+        # The check comes after a call: every attempt finishes one at least, so retries converge.
+        for call in work:
+            done.append(call())
             if stop.is_set():
                 return
 
@@ -162,11 +165,19 @@ async def _in_thread(
         await asyncio.wait_for(asyncio.shield(future), deadline)
     except TimeoutError:
         stop.set()
-        await future  # ends after the series in hand: one scan budget at most
+        await future  # ends after the call in hand: one scan budget at most
     except BaseException:  # the client went away: stop spending CPU on its answer
         stop.set()
         raise
     return done
+
+
+def timed_out(what: str, done: int, deadline: float) -> ExpansionTimeout:
+    """The 503 for work that missed its deadline after ``done`` pieces (kept by the caller for a retry)."""
+    return ExpansionTimeout(
+        f"{what} took longer than {deadline:g} s ({done} done); try again, or ask for a shorter range",
+        headers={"Retry-After": "2"},
+    )
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -178,3 +189,7 @@ def _executor() -> ThreadPoolExecutor:
 
 def _unreachable() -> Expansion:
     raise AssertionError("a known expansion is never computed")
+
+
+def _given(expansion: Expansion) -> Expansion:
+    return expansion

@@ -229,6 +229,26 @@ affinity:
 {{- end }}
 {{- end -}}
 
+{{/*
+The body limit at the ingress controller, in bytes: the API's own (config.maxBodyBytes; config.importMaxBodyBytes
+with "import" true) plus ingress.bodyLimitHeadroomPercent. A body a little over the API's limit gets through
+and the API answers 413 as a problem (application/problem+json); only a body far over it meets the
+controller's own 413 page. Call with (dict "ctx" $ "import" false).
+*/}}
+{{- define "aiwfe.ingressBodyLimit" -}}
+{{- $config := .ctx.Values.config -}}
+{{- $limit := ternary $config.importMaxBodyBytes $config.maxBodyBytes .import | int64 -}}
+{{- div (mul $limit (add 100 .ctx.Values.ingress.bodyLimitHeadroomPercent)) 100 -}}
+{{- end -}}
+
+{{/* Traefik router annotations for the release's Ingresses: HTTPS entrypoint when TLS is on. */}}
+{{- define "aiwfe.traefikRouter" -}}
+{{- if .Values.ingress.tls.enabled -}}
+traefik.ingress.kubernetes.io/router.entrypoints: websecure
+traefik.ingress.kubernetes.io/router.tls: "true"
+{{- end -}}
+{{- end -}}
+
 {{/* Argo CD sync wave annotation; call with (dict "ctx" $ "wave" "data"). */}}
 {{- define "aiwfe.syncWave" -}}
 argocd.argoproj.io/sync-wave: {{ index .ctx.Values.argocd.syncWaves .wave | quote }}
