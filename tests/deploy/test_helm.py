@@ -735,9 +735,28 @@ def test_ingress_routes_api_and_webui_with_cert_manager_tls(render: Render) -> N
         "/api": name_of("api"),
         "/health": name_of("api"),
         "/ready": name_of("api"),
+        "/dav": name_of("api"),
+        "/.well-known/caldav": name_of("api"),
         "/": name_of("webui"),
     }
     assert "/metrics" not in routes
+
+
+def test_the_ingress_sends_the_api_what_caddy_sends_it(render: Render) -> None:
+    """Compose and the local stack route by the Caddyfile's ``@api`` matcher; a path it gives the API (CalDAV
+    included) that the Ingress gave the web UI would work on one box and 404 on Kubernetes."""
+    matcher = re.search(r"^\s*@api path (.+)$", (ROOT / "caddy" / "Caddyfile").read_text(), re.MULTILINE)
+    assert matcher is not None
+    caddy = matcher.group(1).split()
+    for values in ("env/prod.yaml", "ci/external-secrets-vault-values.yaml"):  # nginx, Traefik
+        ingress = one(documents(render(values)), "Ingress", RELEASE)
+        paths = ingress["spec"]["rules"][0]["http"]["paths"]
+        routes = {p["path"]: (p["pathType"], p["backend"]["service"]["name"]) for p in paths}
+        for path in caddy:
+            if path.endswith("/*"):
+                assert routes.get(path.removesuffix("/*")) == ("Prefix", name_of("api")), (values, path)
+            else:
+                assert routes.get(path, ("", ""))[1] == name_of("api"), (values, path)
 
 
 def _api_paths() -> tuple[str, str]:
