@@ -69,10 +69,11 @@ async def apply(
     return Applied(total=len(drafts), created=len(set(uids) - existing), updated=len(existing))
 
 
-def parse(data: bytes, calendar: Calendar, settings: Settings) -> ics.ParsedCalendar:
+def parse(data: bytes, time_zone: str, settings: Settings) -> ics.ParsedCalendar:
+    """The events of an .ics for a calendar in ``time_zone`` (its floating times' zone), within the caps."""
     return ics.parse(
         data,
-        default_tz=calendar.time_zone,
+        default_tz=time_zone,
         max_events=settings.calendar_import_max_events,
         budget=settings.calendar_recurrence_budget,
         total_budget=settings.calendar_import_recurrence_budget,
@@ -99,7 +100,7 @@ async def run_job(sessions: async_sessionmaker[AsyncSession], settings: Settings
             await db.commit()
 
     try:
-        parsed = await asyncio.to_thread(parse, payload, calendar, settings)
+        parsed = await asyncio.to_thread(parse, payload, calendar.time_zone, settings)
     except ics.IcsError as exc:
         await record(status=ImportStatus.FAILED, error=str(exc), payload=None, finished_at=datetime.now(UTC))
         log.info("calendar_import_failed", import_id=str(job_id), reason=str(exc))

@@ -4,18 +4,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aiwfe.auth.models import User
-from aiwfe.calendar import ics, imports, owned, quota
-from aiwfe.calendar.errors import CalendarNotFound, FeedNotFound, ImportFailed, ImportNotFound, UploadTooLarge
+from aiwfe.calendar import ics, owned
+from aiwfe.calendar.errors import CalendarNotFound, FeedNotFound, ImportNotFound, UploadTooLarge
+from aiwfe.calendar.inline_import import import_inline
 from aiwfe.calendar.models import Calendar, CalendarImport, Event, ImportStatus
 from aiwfe.calendar.schemas import CalendarIn, CalendarPatch
 from aiwfe.calendar.store import bump_version, draft_of
@@ -114,34 +113,19 @@ class CalendarService:
 
     async def import_ics(self, user_id: uuid.UUID, calendar_id: uuid.UUID, data: bytes) -> CalendarImport:
         """Import an .ics: small files at once (a bad file is a 422), large ones as a worker job."""
-        calendar = await self.calendar(user_id, calendar_id)
-        check_writable(calendar)
         if len(data) > self.settings.calendar_import_max_bytes:
             raise UploadTooLarge(f"the file is larger than {self.settings.calendar_import_max_bytes} bytes")
-        job = CalendarImport(id=uuid.uuid4(), calendar_id=calendar.id, size_bytes=len(data))
-        if len(data) > self.settings.calendar_import_inline_bytes:
-            job.payload = data
-            job.status = ImportStatus.PENDING
-            self.db.add(job)
-            await self.db.commit()
-            await self.enqueue_import(job.id)
-            await self.db.refresh(job)
-            return job
-        try:
-            # Parsing and checking rules is CPU work, bounded by the import's budget: off the event loop.
-            parsed = await asyncio.to_thread(imports.parse, data, calendar, self.settings)
-        except ics.IcsError as exc:
-            raise ImportFailed(str(exc)) from None
-        applied = await imports.apply(self.db, calendar, parsed.events, budget=self.budget)
-        await quota.check_room(self.db, calendar, self.settings)
-        job.status = ImportStatus.SUCCEEDED
-        job.total = job.processed = applied.total
-        job.created, job.updated = applied.created, applied.updated
-        job.details = {"skipped_components": parsed.skipped}
-        job.finished_at = datetime.now(UTC)
+        if len(data) <= self.settings.calendar_import_inline_bytes:
+            return await import_inline(self.db, user_id, calendar_id, data, self.settings)
+        calendar = await self.calendar(user_id, calendar_id)
+        check_writable(calendar)
+        job = CalendarImport(id=uuid.uuid4(), calendar_id=calendar.id, size_bytes=len(data), payload=data)
+        job.status = ImportStatus.PENDING
         self.db.add(job)
         await self.db.commit()
-        return job  # its created_at came back with the INSERT
+        await self.enqueue_import(job.id)
+        await self.db.refresh(job)
+        return job
 
     async def import_status(
         self, user_id: uuid.UUID, calendar_id: uuid.UUID, import_id: uuid.UUID

@@ -61,7 +61,7 @@ _BUMP = sql.Query(_BUMP_STATEMENT, "calendar.writes.bump")
 # round trip; they include this transaction's row.
 _IN_CALENDAR = select(func.count()).where(Event.calendar_id == bindparam("calendar"))
 _PER_USER = select(func.count()).join(Calendar, Calendar.id == Event.calendar_id)
-_BUMP_AND_COUNT = sql.Query(
+BUMP_AND_COUNT = sql.Query(
     _BUMP_STATEMENT.returning(
         _IN_CALENDAR.scalar_subquery(),
         _PER_USER.select_from(Event).where(Calendar.owner_id == bindparam("owner")).scalar_subquery(),
@@ -79,7 +79,7 @@ _OWNED_EVENT = sql.Query(
 )
 _WRITTEN = (Event.created_at, Event.updated_at)
 _COLUMNS = [name for name in EventRow.__dataclass_fields__ if name not in ("id", "calendar_id")]
-_INSERT = sql.Query(
+INSERT_EVENT = sql.Query(
     insert(Event)
     .values({name: bindparam(name) for name in ("id", "calendar_id", *_COLUMNS, "span_start", "span_end")})
     .returning(*_WRITTEN),
@@ -120,10 +120,10 @@ async def insert_event(
     """Add the event ``draft`` to the locked ``target``, within the caps on events (quota.py)."""
     values = {"id": uuid.uuid4(), "calendar_id": target.id, **columns_of(draft, budget=budget)}
     try:
-        created_at, updated_at = await _INSERT.row(conn, **values) or (None, None)
+        created_at, updated_at = await INSERT_EVENT.row(conn, **values) or (None, None)
     except asyncpg.UniqueViolationError:
         raise UidTaken(f"an event with UID {draft.uid!r} is already in this calendar", field="uid") from None
-    counts = await _BUMP_AND_COUNT.row(conn, calendar=target.id, owner=target.owner_id) or (0, 0)
+    counts = await BUMP_AND_COUNT.row(conn, calendar=target.id, owner=target.owner_id) or (0, 0)
     quota.judge(counts[0], counts[1], settings)
     return Written(_row(values), created_at, updated_at)
 

@@ -10,7 +10,7 @@ For the requests the load journey repeats (range reads, event writes); the ORM s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -73,13 +73,16 @@ class Query:
         compiled = self._compiled
         if compiled is None:
             compiled = self._compiled = self._compile(_DIALECT)
+        return compiled, self._values(compiled, params)
+
+    def _values(self, compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
         values = []
         for name, default, processor in compiled.params:
             value = params.get(name, default)
             if value is _REQUIRED:
                 raise TypeError(f"{self.name}: no value for the parameter {name!r}")
             values.append(processor(value) if processor is not None else value)
-        return compiled, values
+        return values
 
     async def rows(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
         compiled, values = self._prepare(params)
@@ -107,6 +110,15 @@ class Query:
         compiled, values = self._prepare(params)
         with _span(self.name):
             await conn.execute(compiled.sql, *values)
+
+    async def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per row of parameters, pipelined (asyncpg's ``executemany``)."""
+        if not rows:
+            return
+        compiled, first = self._prepare(rows[0])
+        batch = [first, *(self._values(compiled, row) for row in rows[1:])]
+        with _span(self.name):
+            await conn.executemany(compiled.sql, batch)
 
 
 class _Required:
