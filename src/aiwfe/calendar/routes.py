@@ -215,7 +215,7 @@ async def import_calendar(
     service: CalendarService = Depends(calendar_service),
 ) -> ImportOut:
     """Import the .ics in the request body; events are matched by UID (a re-import replaces them)."""
-    await service.calendar(principal.user.id, calendar_id)
+    await service.check_owned(principal.user.id, calendar_id)  # before reading an upload that is not theirs
     data = await _read_upload(request, service.settings.calendar_import_max_bytes)
     job = await service.import_ics(principal.user.id, calendar_id, data)
     if job.status is ImportStatus.PENDING:

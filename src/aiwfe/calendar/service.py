@@ -12,13 +12,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from aiwfe.auth.models import User
-from aiwfe.calendar import ics, owned
+from aiwfe.calendar import ics, owned, rows
 from aiwfe.calendar.errors import CalendarNotFound, FeedNotFound, ImportNotFound, UploadTooLarge
 from aiwfe.calendar.inline_import import import_inline
 from aiwfe.calendar.models import Calendar, CalendarImport, Event, ImportStatus
 from aiwfe.calendar.schemas import CalendarIn, CalendarPatch
 from aiwfe.calendar.store import bump_version, draft_of
 from aiwfe.calendar.sync.service import check_writable
+from aiwfe.core import sql
 from aiwfe.core.crypto import new_token, token_hash
 from aiwfe.core.settings import Settings
 
@@ -39,6 +40,11 @@ class CalendarService:
 
     async def calendar(self, user_id: uuid.UUID, calendar_id: uuid.UUID) -> Calendar:
         return await owned.calendar(self.db, user_id, calendar_id)
+
+    async def check_owned(self, user_id: uuid.UUID, calendar_id: uuid.UUID) -> None:
+        """CalendarNotFound unless the calendar is the user's: one statement on a borrowed connection."""
+        async with sql.connect(sql.engine_of(self.db)) as conn:
+            await rows.owned_calendars(conn, user_id, calendar_id)
 
     async def create_calendar(self, user_id: uuid.UUID, body: CalendarIn) -> Calendar:
         calendar = Calendar(
