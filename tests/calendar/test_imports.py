@@ -71,6 +71,16 @@ async def test_a_bad_file_is_refused_whole_with_the_reason(alice: Caller) -> Non
     assert await alice.occurrences(**SPRING) == []
 
 
+async def test_an_import_into_another_users_calendar_is_not_found_and_changes_nothing(
+    alice: Caller, bob: Caller
+) -> None:
+    calendar = await alice.calendar(time_zone="Europe/Berlin")
+    response = await bob.post(f"/api/v1/calendars/{calendar['id']}/import", content=SAMPLE, headers=ICS)
+    assert response.status_code == 404, response.text
+    assert response.json()["type"].endswith("/calendar-not-found")
+    assert await alice.occurrences(**SPRING) == []
+
+
 async def test_an_upload_over_the_limit_is_413(alice: Caller) -> None:
     calendar = await alice.calendar()
     huge = b"X" * (10 * 1024 * 1024 + 1)
