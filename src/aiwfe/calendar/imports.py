@@ -148,6 +148,10 @@ async def _apply_job(
             db, calendar, parsed.events, budget=settings.calendar_recurrence_budget, progress=progress
         )
         await quota.check_room(db, calendar, settings)
+        # The events first: their commit bumps the owner's stamp (stamps.py) before the job says it is done,
+        # so a client that sees "succeeded" never reads a page cached before the import. A crash between
+        # the two commits leaves the job running; it starts over (a UID's series is replaced, not added).
+        await db.commit()
         await db.execute(
             update(CalendarImport)
             .where(CalendarImport.id == job_id)

@@ -86,6 +86,9 @@ async def run(
                     await quota.check_room(db, calendar, settings)
                 except TooManyEvents as exc:
                     raise SyncFailed(exc.detail) from None  # rolled back: the calendar keeps its events
+                # The events first: their commit bumps the owner's stamp (calendar/stamps.py) before the
+                # calendar says the run is done, so whoever sees "ok" reads no page cached before it.
+                await db.commit()
             calendar.sync_status = SyncStatus.OK
             calendar.sync_error = None
             calendar.last_synced_at = datetime.now(UTC)
