@@ -61,6 +61,7 @@ test: lint pytest scan  ## everything CI runs: lint, type-check, tests, security
 
 bench: $(VENV)/.synced  ## benchmarks (each prints its figures; needs wrk)
 	$(PY) bench/api.py
+	$(PY) bench/sql.py
 	$(PY) bench/startup.py
 	$(PY) bench/auth.py
 	$(PY) bench/calendar
