@@ -72,6 +72,17 @@ def event_out(stored: Event | Written) -> EventOut:
     )
 
 
+def whole_edit(old: EventDraft, body: EventPatch, default_tz: str, *, budget: int) -> tuple[EventDraft, bool]:
+    """The series (or single event) ``old`` after ``body``, its sequence one higher; and whether its
+    occurrences moved, in which case its exceptions no longer apply: the caller drops its overrides, and
+    its EXDATEs go unless ``body`` sets them."""
+    new = patched(old, body, default_tz, whole=True, budget=budget)
+    moved = keys_change(old, new)
+    if moved and "exdates" not in body.model_fields_set:
+        new = new.with_changes(exdates=())
+    return new.with_changes(sequence=old.sequence + 1), moved
+
+
 def keys_change(old: EventDraft, new: EventDraft) -> bool:
     """Whether the occurrence keys of a series move (so its exceptions no longer apply)."""
     return (old.dtstart, old.tzid, old.rrule) != (new.dtstart, new.tzid, new.rrule)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aiwfe.calendar import quota, writes
-from aiwfe.calendar.bodies import end_wall, invalid, keys_change, patched, to_wall
+from aiwfe.calendar.bodies import end_wall, invalid, keys_change, patched, to_wall, whole_edit
 from aiwfe.calendar.draft import EventDraft, checked
 from aiwfe.calendar.errors import EventNotFound, InvalidQuery, PreconditionFailed
 from aiwfe.calendar.models import Calendar, Event
@@ -186,24 +186,15 @@ class EventService:
                 return None
             check_writable(target)
             self._check_etag(row, if_match)
-            old = draft_of(row)
-            new = patched(old, body, target.time_zone, whole=True, budget=self.budget)
-            moved = keys_change(old, new)
-            if moved and "exdates" not in body.model_fields_set:
-                new = new.with_changes(exdates=())  # the exceptions named occurrences that moved
-            new = new.with_changes(sequence=old.sequence + 1)
+            new, moved = whole_edit(draft_of(row), body, target.time_zone, budget=self.budget)
             return await writes.replace_event(conn, row, new, self.budget, drop_overrides=moved)
 
     async def _edit_series(self, master: Event, calendar: Calendar, body: EventPatch) -> Event:
-        old = draft_of(master)
-        new = patched(old, body, calendar.time_zone, whole=True, budget=self.budget)
-        if keys_change(old, new):
-            # The occurrences moved: exceptions that named the old ones no longer apply.
-            if "exdates" not in body.model_fields_set:
-                new = new.with_changes(exdates=())
+        new, moved = whole_edit(draft_of(master), body, calendar.time_zone, budget=self.budget)
+        if moved:
             for override in await self._overrides(master):
                 await self.db.delete(override)
-        fill(master, new.with_changes(sequence=old.sequence + 1), budget=self.budget)
+        fill(master, new, budget=self.budget)
         await self.db.flush()
         return master
 
