@@ -9,13 +9,17 @@ from aiwfe.calendar.errors import TooManyEvents
 from aiwfe.calendar.models import Calendar, Event
 from aiwfe.core.settings import Settings
 
-# One statement for both counts: the owner's events, and those of them in this calendar.
-COUNTS = (
-    select(func.count().filter(Event.calendar_id == bindparam("calendar")), func.count())
+# The counts the caps are checked on: the events of one calendar, and of all its owner's calendars. A
+# hot-path write returns them with its version bump (writes.py); check_room reads them on their own.
+IN_CALENDAR = select(func.count()).where(Event.calendar_id == bindparam("calendar")).scalar_subquery()
+PER_OWNER = (
+    select(func.count())
     .select_from(Event)
     .join(Calendar, Calendar.id == Event.calendar_id)
     .where(Calendar.owner_id == bindparam("owner"))
+    .scalar_subquery()
 )
+COUNTS = select(IN_CALENDAR, PER_OWNER)
 
 
 async def check_room(db: AsyncSession, calendar: Calendar, settings: Settings) -> None:

@@ -59,14 +59,8 @@ _BUMP_STATEMENT = (
 _BUMP = sql.Query(_BUMP_STATEMENT, "calendar.writes.bump")
 # The bump of a write that adds a row returns the counts the caps are checked on (quota.py), in the same
 # round trip; they include this transaction's row.
-_IN_CALENDAR = select(func.count()).where(Event.calendar_id == bindparam("calendar"))
-_PER_USER = select(func.count()).join(Calendar, Calendar.id == Event.calendar_id)
 BUMP_AND_COUNT = sql.Query(
-    _BUMP_STATEMENT.returning(
-        _IN_CALENDAR.scalar_subquery(),
-        _PER_USER.select_from(Event).where(Calendar.owner_id == bindparam("owner")).scalar_subquery(),
-    ),
-    "calendar.writes.bump_and_count",
+    _BUMP_STATEMENT.returning(quota.IN_CALENDAR, quota.PER_OWNER), "calendar.writes.bump_and_count"
 )
 _EVENT = tuple(getattr(Event, name) for name in EventRow.__dataclass_fields__)
 # An event of the caller's, with its calendar locked (as ``_LOCK`` does) in the same round trip.
