@@ -11,7 +11,7 @@ For the requests the load journey repeats (range reads, event writes); the ORM s
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -170,15 +170,4 @@ def _span(name: str) -> Any:
         return _tracer.start_as_current_span(
             name, kind=trace.SpanKind.CLIENT, attributes={"db.system": "postgresql"}
         )
-    return _NO_SPAN
-
-
-class _NoSpan:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        return None
-
-
-_NO_SPAN = _NoSpan()
+    return nullcontext()
