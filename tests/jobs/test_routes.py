@@ -10,6 +10,7 @@ import pytest
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.auth.conftest import bearer, login_token, register
+from tests.conftest import recorded_statements
 from tests.jobs.conftest import Replica
 
 from aiwfe.calendar.models import CalendarImport, ImportStatus
@@ -125,11 +126,10 @@ async def test_the_list_never_reads_an_uploads_payload(http: AsyncClient, settin
     await add_import(settings, calendar, payload=b"BEGIN:VCALENDAR" * 1000)
     owner = uuid.UUID((await http.get("/api/v1/me", headers=alice)).json()["id"])
     engine = create_async_engine(settings.database_url.get_secret_value())
-    statements: list[str] = []
     try:
-        async with sql.connect(engine) as conn:
-            conn.add_query_logger(lambda record: statements.append(record.query))
-            jobs = await CalendarImports().page(conn, owner, None, 10)
+        with recorded_statements(engine) as statements:
+            async with sql.connect(engine) as conn:
+                jobs = await CalendarImports().page(conn, owner, None, 10)
     finally:
         await engine.dispose()
     assert [job.status for job in jobs] == [JobStatus.PENDING]
