@@ -61,7 +61,7 @@ class EventRow:
 
 
 _CALENDAR_COLUMNS = (Calendar.id, Calendar.owner_id, Calendar.time_zone)
-_EVENT_COLUMNS = tuple(getattr(Event, name) for name in EventRow.__dataclass_fields__)
+EVENT_COLUMNS = tuple(getattr(Event, name) for name in EventRow.__dataclass_fields__)
 _IDS = ARRAY(Uuid())
 
 _OWNED = sql.Query(
@@ -91,7 +91,7 @@ def _events_in(series_of: bool) -> sql.Query:
         )
         meets = and_(meets, tuple_(Event.calendar_id, Event.uid).in_(chosen))
     candidates = select(Event.calendar_id, Event.uid).where(meets).distinct()
-    statement = select(*_EVENT_COLUMNS).where(tuple_(Event.calendar_id, Event.uid).in_(candidates))
+    statement = select(*EVENT_COLUMNS).where(tuple_(Event.calendar_id, Event.uid).in_(candidates))
     return sql.Query(statement, "calendar.rows.events_in")
 
 

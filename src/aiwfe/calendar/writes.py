@@ -18,7 +18,7 @@ from aiwfe.calendar.draft import EventDraft
 from aiwfe.calendar.errors import CalendarNotFound, EventNotFound, UidTaken
 from aiwfe.calendar.models import Calendar, CalendarSource, Event
 from aiwfe.calendar.recurrence import Budget
-from aiwfe.calendar.rows import EventRow
+from aiwfe.calendar.rows import EVENT_COLUMNS, EventRow
 from aiwfe.calendar.store import columns_of
 from aiwfe.core import sql
 from aiwfe.core.settings import Settings
@@ -62,10 +62,9 @@ _BUMP = sql.Query(_BUMP_STATEMENT, "calendar.writes.bump")
 BUMP_AND_COUNT = sql.Query(
     _BUMP_STATEMENT.returning(quota.IN_CALENDAR, quota.PER_OWNER), "calendar.writes.bump_and_count"
 )
-_EVENT = tuple(getattr(Event, name) for name in EventRow.__dataclass_fields__)
 # An event of the caller's, with its calendar locked (as ``_LOCK`` does) in the same round trip.
 _OWNED_EVENT = sql.Query(
-    select(*_EVENT, *_TARGET)
+    select(*EVENT_COLUMNS, *_TARGET)
     .join(Calendar, Calendar.id == Event.calendar_id)
     .where(Event.id == bindparam("event"), Calendar.owner_id == bindparam("owner"))
     .with_for_update(of=Calendar),
@@ -127,7 +126,7 @@ async def owned_event(conn: sql.Connection, owner: uuid.UUID, event_id: uuid.UUI
     found = await _OWNED_EVENT.row(conn, event=event_id, owner=owner)
     if found is None:
         raise EventNotFound(f"no event {event_id}")
-    split = len(_EVENT)
+    split = len(EVENT_COLUMNS)
     return EventRow(*found[:split]), Target(*found[split:])
 
 
