@@ -29,7 +29,9 @@ async def _open_connections(settings: Settings) -> int:
 
 
 def _redis_clients(settings: Settings) -> int:
-    return len(redis.Redis.from_url(settings.redis_url.get_secret_value()).client_list())
+    """Connections named like this test's runs: other tests' clients come and go on the same server."""
+    with redis.Redis.from_url(settings.redis_url.get_secret_value()) as client:
+        return sum(1 for entry in client.client_list() if entry.get("name") == NAME)
 
 
 async def _use_both(task: TaskResources) -> int:
@@ -37,20 +39,19 @@ async def _use_both(task: TaskResources) -> int:
         value = int(await db.scalar(text("SELECT 41")) or 0)
         assert await _open_connections(task.settings) == 1  # the check sees this run's connection
     assert await task.redis.ping()
+    assert _redis_clients(task.settings) == 1  # named: the count below sees this run's connection
     return value + 1
 
 
 def test_a_run_returns_its_result_and_closes_its_connections(settings: Settings) -> None:
     named = settings.model_copy(update={"service_name": NAME})
-    clients = _redis_clients(settings)
     assert run_async(_use_both, named) == 42
     assert asyncio.run(_open_connections(named)) == 0
-    assert _redis_clients(settings) == clients
+    assert _redis_clients(settings) == 0
 
 
 def test_a_failed_run_closes_its_connections_too(settings: Settings) -> None:
     named = settings.model_copy(update={"service_name": NAME})
-    clients = _redis_clients(settings)
 
     async def fail(task: TaskResources) -> None:
         await _use_both(task)
@@ -59,7 +60,7 @@ def test_a_failed_run_closes_its_connections_too(settings: Settings) -> None:
     with pytest.raises(RuntimeError, match="the task failed"):
         run_async(fail, named)
     assert asyncio.run(_open_connections(named)) == 0
-    assert _redis_clients(settings) == clients
+    assert _redis_clients(settings) == 0
 
 
 def test_redis_is_connected_only_when_a_run_asks_for_it(settings: Settings) -> None:

@@ -12,10 +12,12 @@ from aiwfe.core.settings import Settings
 
 
 def create_redis(settings: Settings) -> Redis:
-    """A pooled client with socket timeouts and bounded retries with exponential backoff."""
+    """A pooled client with socket timeouts and bounded retries with exponential backoff. Its connections
+    carry the service's name (``CLIENT LIST`` shows who holds them), as PostgreSQL's do."""
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
         decode_responses=True,
+        client_name=settings.service_name,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=30,
