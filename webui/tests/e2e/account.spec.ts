@@ -89,6 +89,9 @@ test('forgot password mails a link whose page sets a new password', async ({ pag
 	expect(response.status()).toBe(201);
 	await page.goto('/login');
 	await page.getByRole('link', { name: 'Forgot your password?' }).click();
+	// The sign-in page has an Email field too: fill only once the client router has swapped the page, or the
+	// text goes into the old field and the reset form is sent empty.
+	await expect(page.getByRole('heading', { name: 'Reset your password' })).toBeVisible();
 	await page.getByLabel('Email').fill(email);
 	await page.getByRole('button', { name: 'Send reset link' }).click();
 	await expect(page.getByText(/a reset link is on its way/)).toBeVisible();
