@@ -6,6 +6,9 @@ user with a calendar of ~15 events (some weekly), then runs Debian's ``wrk`` (a 
 bottleneck) against each target, one after the other, in the same run:
 
 - the bare app (the floor: 100 %);
+- the reference (``bench/reference_me.py``): ``GET /me``'s work in a minimal FastAPI app with the same
+  libraries, no middleware; what this framework leaves of the floor for that work; and the same app's
+  ``GET /plain``, a JSON answer with no I/O: what the framework alone costs a request;
 - ``GET /health``;
 - ``GET /api/v1/me`` with a bearer session;
 - a week view (``GET /api/v1/events``), cached: the same page read again and again;
@@ -45,6 +48,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import redis
+from reference_me import KEY as REFERENCE_KEY
 
 from aiwfe_stack.ports import free_ports, wait_for_port
 from aiwfe_stack.servers.scratch import scratch_servers
@@ -135,6 +140,7 @@ class Target:
     headers: dict[str, str]
     script: str | None = None  # Lua for wrk, when a target is more than one GET
     on_api: bool = True
+    server: str = "bare"  # which process serves a target that is not on the API
 
 
 @dataclass
@@ -312,6 +318,15 @@ end
 """
 
 
+def seed_reference(base: str, headers: dict[str, str], redis_url: str) -> None:
+    """Give bench/reference_me.py the bench user's bearer token, as the key to the user's id."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        user_id = http.get("/api/v1/me", headers=headers).raise_for_status().json()["id"]
+    token = headers["Authorization"].removeprefix("Bearer ")
+    with redis.Redis.from_url(redis_url) as client:
+        client.set(REFERENCE_KEY + token, user_id)
+
+
 def seed(base: str) -> tuple[dict[str, str], str, str]:
     """One user, signed in (token), with one calendar imported; returns headers, week path, an event id."""
     with httpx.Client(base_url=base, timeout=120) as http:
@@ -375,21 +390,46 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="aiwfe-bench-api-"))
     try:
         with scratch_servers("aiwfe-bench-api-db-") as servers:
-            api_port, bare_port = free_ports(2)
+            api_port, bare_port, ref_port = free_ports(3)
             api_cmd = [str(BIN / "aiwfe"), "api", "--host", "127.0.0.1", "--port", str(api_port)]
             bare_cmd = [
                 str(BIN / "uvicorn"), "bare_app:app", "--app-dir", str(BENCH), "--host", "127.0.0.1",
                 "--port", str(bare_port), "--lifespan", "off", "--no-access-log", "--log-level", "warning",
             ]  # fmt: skip
+            ref_cmd = [
+                str(BIN / "uvicorn"), "reference_me:app", "--app-dir", str(BENCH), "--host", "127.0.0.1",
+                "--port", str(ref_port), "--no-access-log", "--log-level", "warning",
+            ]  # fmt: skip
+            ref_env = {
+                **os.environ,
+                "AIWFE_REFERENCE_DSN": servers.database_url.replace("postgresql+asyncpg://", "postgresql://"),
+                "AIWFE_REFERENCE_REDIS": servers.redis_url,
+            }
             env = api_env(servers.database_url, servers.redis_url)
             with (
                 process(api_cmd, env, api_port, work / "api.log") as api,
                 process(bare_cmd, dict(os.environ), bare_port, work / "bare.log") as bare,
+                process(ref_cmd, ref_env, ref_port, work / "reference.log") as reference,
             ):
                 base = f"http://127.0.0.1:{api_port}"
                 headers, week_path, event_id = seed(base)
+                seed_reference(base, headers, servers.redis_url)
                 targets = [
                     Target("bare uvicorn app (floor)", f"http://127.0.0.1:{bare_port}/", {}, on_api=False),
+                    Target(
+                        "reference: minimal FastAPI /me",
+                        f"http://127.0.0.1:{ref_port}/me",
+                        headers,
+                        on_api=False,
+                        server="reference",
+                    ),
+                    Target(
+                        "reference: FastAPI, no I/O",
+                        f"http://127.0.0.1:{ref_port}/plain",
+                        {},
+                        on_api=False,
+                        server="reference",
+                    ),
                     Target("GET /health", f"{base}/health", {}),
                     Target("GET /api/v1/me (bearer)", f"{base}/api/v1/me", headers),
                     Target("week view, cached", f"{base}{week_path}", headers),
@@ -437,7 +477,7 @@ def main() -> None:
                 results = []
                 for target in targets:
                     # A short warm-up (imports, pool, caches) outside the figures.
-                    proc = api if target.on_api else bare
+                    proc = api if target.on_api else reference if target.server == "reference" else bare
                     run_wrk(target, proc, args, work, seconds=1)
                     profile = args.profile if target.on_api else None
                     if profile is not None:
