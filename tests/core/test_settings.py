@@ -56,6 +56,13 @@ def test_development_allows_defaults() -> None:
     assert Settings(env=Environment.DEVELOPMENT).secret_key.get_secret_value() == DEV_SECRET_KEY
 
 
+@pytest.mark.parametrize("name", ["my app", "", "a/b", "x" * 65])
+def test_a_service_name_redis_would_refuse_is_refused_at_start(name: str) -> None:
+    # It names every Redis connection (CLIENT SETNAME takes no spaces): a bad one must not reach Redis.
+    with pytest.raises(ValidationError, match="service_name"):
+        Settings(_env_file=None, service_name=name)
+
+
 def test_secrets_are_masked_in_repr() -> None:
     assert REAL["secret_key"] not in repr(Settings(**REAL))
 

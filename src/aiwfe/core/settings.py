@@ -51,7 +51,11 @@ class Settings(BaseSettings):
     broker_url: SecretStr | None = Field(default=None, description="Celery broker; defaults to the Redis URL")
 
     log_level: str = "INFO"
-    service_name: str = "aiwfe"
+    service_name: str = Field(
+        default="aiwfe",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="names the processes in logs, traces, PostgreSQL's application_name, Redis's CLIENT LIST",
+    )
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint; unset = none")
 
     api_host: str = "127.0.0.1"
