@@ -37,6 +37,7 @@ from aiwfe.oauth.service import OAuthDeps
 from aiwfe.worker import signals as _publish_signals  # noqa: F401  (trace context into task headers)
 from aiwfe.worker.app import create_celery
 from aiwfe.worker.publish import publish
+from aiwfe.worker.publish import warm as warm_publisher
 
 API_PREFIX = "/api/v1"
 log = get_logger(__name__)
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(settings)
         app.state.redis = create_redis(settings)
         app.state.celery = create_celery(settings)
+        await warm_publisher(app.state.celery)
 
         async def run_task(name: str, kwargs: dict[str, Any]) -> None:
             await publish(app.state.celery, name, kwargs=kwargs)
