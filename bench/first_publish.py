@@ -25,6 +25,7 @@ from aiwfe_stack.ports import free_ports, wait_for_port
 from aiwfe_stack.servers.scratch import scratch_servers
 
 AIWFE = str(Path(sys.executable).parent / "aiwfe")
+WRONG_PASSWORD = "not the password at all"  # noqa: S105  # pragma: allowlist secret
 
 
 def _timed(client: httpx.Client, path: str, body: dict[str, str]) -> tuple[int, float]:
@@ -60,7 +61,7 @@ def main() -> None:
                 wait_for_port(port, timeout=60)
                 with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                     client.get("/health").raise_for_status()
-                    wrong = {"email": "nobody@example.com", "password": "not the password at all"}
+                    wrong = {"email": "nobody@example.com", "password": WRONG_PASSWORD}
                     _, sign_in = _timed(client, "/api/v1/auth/login", wrong)
                     resets = []
                     for n in range(3):
