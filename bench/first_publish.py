@@ -12,7 +12,6 @@ work in a thread holding the GIL. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import httpx
 
 from aiwfe_stack.ports import free_ports, wait_for_port
 from aiwfe_stack.servers.scratch import scratch_servers
+from api import api_env
 
 AIWFE = str(Path(sys.executable).parent / "aiwfe")
 WRONG_PASSWORD = "not the password at all"  # noqa: S105  # pragma: allowlist secret
@@ -42,12 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="aiwfe-bench-first-publish-"))
     with scratch_servers("aiwfe-bench-first-publish-db-") as servers:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIWFE_")}
-        env.update(
-            AIWFE_DATABASE_URL=servers.database_url,
-            AIWFE_REDIS_URL=servers.redis_url,
-            AIWFE_LOGIN_RATE_PER_IP="100000/minute",
-        )
+        env = api_env(servers.database_url, servers.redis_url)
         print(
             f"{'run':<5}{'first sign-in (ms)':>20}" + "".join(f"{f'reset {n} (ms)':>14}" for n in (1, 2, 3))
         )
